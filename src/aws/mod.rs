@@ -1,0 +1,146 @@
+//! Talking to AWS: clients built once per run from aws-config, and errors
+//! that name the call and the resource.
+
+pub mod filter;
+pub mod instance;
+pub mod volumes;
+
+use anyhow::Result;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_types::error::display::DisplayErrorContext;
+use std::time::Duration;
+
+/// How to reach AWS. Every field defaults to what the standard AWS
+/// environment says (`AWS_REGION`, `AWS_ENDPOINT_URL`,
+/// `AWS_EC2_METADATA_SERVICE_ENDPOINT`, `AWS_MAX_ATTEMPTS`); the overrides
+/// exist for callers that cannot use the process environment.
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    /// Region; else `AWS_REGION`; else the instance's region.
+    pub region: Option<String>,
+    /// EC2 endpoint; else `AWS_ENDPOINT_URL`.
+    pub endpoint_url: Option<String>,
+    /// IMDS endpoint; else `AWS_EC2_METADATA_SERVICE_ENDPOINT`.
+    pub imds_endpoint: Option<String>,
+    /// Attempts per call, retries included; else `AWS_MAX_ATTEMPTS`, else 8.
+    pub max_attempts: Option<u32>,
+}
+
+/// The clients of one run.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    pub imds: aws_config::imds::Client,
+    pub sdk_config: aws_config::SdkConfig,
+    pub ec2: aws_sdk_ec2::Client,
+}
+
+impl Aws {
+    /// Build the clients. The credentials chain is the SDK's default one
+    /// (environment, profile, web identity, container, instance profile),
+    /// sharing this run's IMDS client; retries are adaptive (client-side
+    /// rate limiting when EC2 throttles) with jittered backoff.
+    pub async fn connect(opts: &AwsOptions, instance_region: Option<&str>) -> Result<Aws> {
+        let imds = crate::imds::client(opts.imds_endpoint.as_deref())?;
+        let region = opts
+            .region
+            .clone()
+            .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
+            .or_else(|| instance_region.map(str::to_string));
+        let max_attempts = opts
+            .max_attempts
+            .or_else(|| std::env::var("AWS_MAX_ATTEMPTS").ok()?.parse().ok())
+            .unwrap_or(8);
+        let credentials =
+            aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+                .imds_client(imds.clone());
+        let credentials = match &region {
+            Some(r) => credentials.region(Region::new(r.clone())),
+            None => credentials,
+        };
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .credentials_provider(credentials.build().await)
+            .retry_config(
+                RetryConfig::adaptive()
+                    .with_max_attempts(max_attempts)
+                    .with_initial_backoff(Duration::from_millis(200))
+                    .with_max_backoff(Duration::from_secs(8)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(3))
+                    .operation_attempt_timeout(Duration::from_secs(10))
+                    .operation_timeout(Duration::from_secs(45))
+                    .build(),
+            );
+        if let Some(r) = &region {
+            loader = loader.region(Region::new(r.clone()));
+        }
+        if let Some(url) = &opts.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let sdk_config = loader.load().await;
+        if sdk_config.region().is_none() {
+            return Err(crate::exit::bad_input(
+                "no AWS region: pass --region, set AWS_REGION, or run on EC2",
+            ));
+        }
+        let ec2 = aws_sdk_ec2::Client::new(&sdk_config);
+        Ok(Aws {
+            imds,
+            sdk_config,
+            ec2,
+        })
+    }
+}
+
+/// An AWS call failed after the SDK's retries. Names the call and what it
+/// was about; `code` lets callers branch (`VolumeInUse`, ...).
+#[derive(Debug, thiserror::Error)]
+#[error("{operation} {subject}: {detail}")]
+pub struct AwsError {
+    pub operation: &'static str,
+    pub subject: String,
+    pub code: Option<String>,
+    pub detail: String,
+}
+
+impl AwsError {
+    /// Wrap an SDK error. Service errors print as `Code: message`; others
+    /// (timeouts, connection failures) with their whole context chain.
+    pub fn new<E, R>(
+        operation: &'static str,
+        subject: impl Into<String>,
+        err: SdkError<E, R>,
+    ) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let code = err.code().map(str::to_string);
+        let detail = match (&err, err.code()) {
+            (SdkError::ServiceError(_), Some(code)) => match err.message() {
+                Some(msg) => format!("{code}: {msg}"),
+                None => code.to_string(),
+            },
+            _ => DisplayErrorContext(&err).to_string(),
+        };
+        AwsError {
+            operation,
+            subject: subject.into(),
+            code,
+            detail,
+        }
+    }
+
+    pub fn code_is(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+}
+
+/// The EC2 error code of a failed call, if EC2 answered with one.
+pub fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
+    err.code()
+}

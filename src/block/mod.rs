@@ -1,0 +1,12 @@
+//! The kernel's block layer: which device is volume X, is it blank, make a
+//! filesystem on it, mount it.
+
+pub mod cmd;
+pub mod mkfs;
+pub mod mount;
+pub mod probe;
+pub mod resolve;
+
+pub use mkfs::{mkfs, FsType, MkfsPolicy};
+pub use probe::{probe, Blankness};
+pub use resolve::{DeviceResolver, ResolvedDevice};

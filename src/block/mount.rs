@@ -1,0 +1,144 @@
+//! Mounting by filesystem UUID (device paths change across boots), and
+//! reading what is mounted where.
+
+use super::cmd::run;
+use super::probe::fs_identity;
+use crate::exit::Unsafe;
+use anyhow::{anyhow, Context, Result};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// One line of /proc/self/mountinfo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountEntry {
+    pub mountpoint: PathBuf,
+    pub fstype: String,
+    pub source: String,
+}
+
+/// Undo the octal escapes mountinfo uses for spaces and the like.
+fn unescape(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\'
+            && i + 3 < bytes.len()
+            && bytes[i + 1..i + 4]
+                .iter()
+                .all(|b| (b'0'..=b'7').contains(b))
+        {
+            let n = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
+            out.push(n);
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Every mount this process can see.
+pub fn mounts() -> Result<Vec<MountEntry>> {
+    let text =
+        fs::read_to_string("/proc/self/mountinfo").context("cannot read /proc/self/mountinfo")?;
+    Ok(text
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let sep = fields.iter().position(|f| *f == "-")?;
+            Some(MountEntry {
+                mountpoint: PathBuf::from(unescape(fields.get(4)?)),
+                fstype: fields.get(sep + 1)?.to_string(),
+                source: unescape(fields.get(sep + 2)?),
+            })
+        })
+        .collect())
+}
+
+/// The topmost mount at exactly `mountpoint`, if any.
+pub fn mounted_at(mountpoint: &Path) -> Result<Option<MountEntry>> {
+    Ok(mounts()?
+        .into_iter()
+        .rev()
+        .find(|m| m.mountpoint == mountpoint))
+}
+
+/// Mount the filesystem with `uuid` at `mountpoint` with `options`.
+/// `device` is where this run found it: after the mount, the source must be
+/// that device (for btrfs, any device of the same filesystem), otherwise
+/// another disk carries the same UUID — a volume cloned from a snapshot —
+/// and the mount is undone. Mounting what is already mounted there is a
+/// no-op.
+pub fn mount_by_uuid(
+    uuid: &str,
+    fstype: &str,
+    mountpoint: &Path,
+    options: &str,
+    device: &Path,
+) -> Result<()> {
+    let mp = mountpoint.display();
+    if let Some(existing) = mounted_at(mountpoint)? {
+        let same = source_has_uuid(&existing.source, uuid)?;
+        if same {
+            log::debug!("{uuid} is already mounted at {mp}");
+            return Ok(());
+        }
+        return Err(Unsafe(format!(
+            "{mp} already has {} mounted from {}, not filesystem {uuid}",
+            existing.fstype, existing.source
+        ))
+        .into());
+    }
+    fs::create_dir_all(mountpoint).with_context(|| format!("cannot create mountpoint {mp}"))?;
+    let spec = format!("UUID={uuid}");
+    let mp_str = mountpoint.to_string_lossy();
+    run("mount", &["-t", fstype, "-o", options, &spec, &mp_str])
+        .with_context(|| format!("cannot mount {spec} at {mp}"))?;
+    let entry = mounted_at(mountpoint)?
+        .ok_or_else(|| anyhow!("mount of {spec} at {mp} did not show up"))?;
+    let expected =
+        fs::canonicalize(device).with_context(|| format!("cannot resolve {}", device.display()))?;
+    let source_ok = fstype == "btrfs" || Path::new(&entry.source) == expected;
+    if !source_ok {
+        let _ = run("umount", &[&mp_str]);
+        return Err(Unsafe(format!(
+            "UUID {uuid} mounted from {} instead of {}: two disks carry the same filesystem UUID \
+             (a volume cloned from a snapshot?); change one UUID first",
+            entry.source,
+            expected.display()
+        ))
+        .into());
+    }
+    log::info!("mounted {spec} ({}) at {mp}", expected.display());
+    Ok(())
+}
+
+fn source_has_uuid(source: &str, uuid: &str) -> Result<bool> {
+    let path = Path::new(source);
+    if !path.exists() {
+        return Ok(false);
+    }
+    Ok(fs_identity(path)?.is_some_and(|(u, _)| u == uuid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unescapes_mountinfo() {
+        assert_eq!(unescape("/mnt/a\\040b"), "/mnt/a b");
+        assert_eq!(unescape("/plain"), "/plain");
+        assert_eq!(unescape("/trail\\04"), "/trail\\04");
+    }
+
+    #[test]
+    fn sees_root_mount() {
+        assert!(mounts()
+            .unwrap()
+            .iter()
+            .any(|m| m.mountpoint == Path::new("/")));
+    }
+}

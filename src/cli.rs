@@ -1,0 +1,90 @@
+//! Flags every tool shares, and how a tool prints its report.
+
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How the report of a run is printed on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    /// Lines for people.
+    #[default]
+    Text,
+    /// One JSON object, for scripts.
+    Json,
+}
+
+/// The flags of every Mooring tool.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Show what would be done; change nothing (no AWS mutation, no mkfs,
+    /// no mount, no file written).
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+
+    /// Format of the report printed on stdout.
+    #[arg(
+        long,
+        value_enum,
+        default_value_t,
+        global = true,
+        env = "MOORING_OUTPUT"
+    )]
+    pub output: OutputFormat,
+
+    /// AWS region [default: AWS_REGION, else the instance's region from IMDS].
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+
+    /// Give up after this many seconds (keep it below the unit's
+    /// TimeoutStartSec).
+    #[arg(long, value_name = "SECONDS", global = true, default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+
+    /// Directory for locks and state between runs.
+    #[arg(
+        long,
+        global = true,
+        env = "MOORING_RUN_DIR",
+        default_value = "/run/mooring"
+    )]
+    pub run_dir: PathBuf,
+
+    /// More log detail (repeat for more).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Less log detail (repeat for less).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub quiet: u8,
+}
+
+impl CommonArgs {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout)
+    }
+}
+
+/// A tool's report of one run: data on stdout, as text or JSON.
+pub trait Report: Serialize {
+    /// The text form, one fact per line.
+    fn text(&self) -> String;
+}
+
+/// Print `report` on stdout in `format`.
+pub fn print_report<R: Report>(report: &R, format: OutputFormat) {
+    match format {
+        OutputFormat::Text => {
+            let text = report.text();
+            if !text.is_empty() {
+                println!("{}", text.trim_end());
+            }
+        }
+        OutputFormat::Json => match serde_json::to_string(report) {
+            Ok(json) => println!("{json}"),
+            Err(e) => log::error!("cannot serialise the report: {e}"),
+        },
+    }
+}

@@ -1,0 +1,14 @@
+//! Mooring: one-shot tools that let stateful services live on EC2 Auto
+//! Scaling groups. The binaries in `src/bin/` are thin; everything they do
+//! lives here, one module per concern, so that tests can reach it.
+
+pub mod aws;
+pub mod block;
+pub mod cli;
+pub mod envfile;
+pub mod exit;
+pub mod fsutil;
+pub mod imds;
+pub mod logging;
+pub mod runlock;
+pub mod wait;

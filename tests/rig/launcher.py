@@ -1,0 +1,797 @@
+"""The test rig's AWS side: moto server with EC2's rules that moto lacks, a
+hypervisor that backs attached volumes with loop devices, one IMDSv2 server
+per simulated instance, and a fault-injecting proxy in front of it all.
+
+Started by tests/rig/mod.rs with `python launcher.py RIG_DIR`; prints one JSON
+line {"proxy": PORT, "moto": PORT} on stdout once it serves. Tools talk to the
+proxy (AWS_ENDPOINT_URL); tests set up and check state through moto's own port
+(not counted, never faulted) and drive the rig through /_rig/... on the proxy.
+
+Everything the hypervisor creates lives under RIG_DIR, and every loop device
+it attaches is backed by a file in RIG_DIR/volumes, so the Rust side can find
+and detach leftovers with `losetup -j` even if this process is SIGKILLed.
+"""
+
+import datetime
+import http.client
+import http.server
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import urllib.parse
+
+import boto3
+from moto.ec2.exceptions import EC2ClientError
+from moto.ec2.models import ec2_backends
+from moto.ec2.models.elastic_block_store import EBSBackend, Volume, VolumeAttachment
+from moto.ec2.models.elastic_network_interfaces import NetworkInterfaceBackend
+from moto.ec2.responses.elastic_block_store import ElasticBlockStore
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+ROLE = "mooring-test-role"
+RIG_DIR = os.path.abspath(sys.argv[1])
+VOLUME_DIR = os.path.join(RIG_DIR, "volumes")
+GIB = 1024**3
+
+# One lock serialises every request to moto and every hypervisor action, as
+# EC2 would present one consistent state.
+LOCK = threading.RLock()
+
+# Global knobs, set through /_rig/config.
+CONFIG = {"attach_delay": 0.0, "create_delay": 0.0}
+
+# instance id -> SimInstance
+INSTANCES = {}
+
+
+def backend():
+    return ec2_backends[ACCOUNT][REGION]
+
+
+def log(msg):
+    print(f"rig: {msg}", file=sys.stderr, flush=True)
+
+
+def run(*argv):
+    out = subprocess.run(argv, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: {out.stderr.strip()}")
+    return out.stdout.strip()
+
+
+# ---------------------------------------------------------------------------
+# EC2's rules that moto lacks.
+
+
+class RigEC2Error(EC2ClientError):
+    def __init__(self, code, message):
+        super().__init__(code, message)
+
+
+_orig_attach_volume = EBSBackend.attach_volume
+_orig_detach_volume = EBSBackend.detach_volume
+_orig_modify_volume = EBSBackend.modify_volume
+_orig_delete_volume = EBSBackend.delete_volume
+_orig_create_volume = EBSBackend.create_volume
+_orig_attach_eni = NetworkInterfaceBackend.attach_network_interface
+
+
+def attachment_count(instance):
+    return len(instance.block_device_mapping) + len(instance.nics)
+
+
+def attach_volume(self, volume_id, instance_id, device_path, delete_on_termination=False):
+    volume = self.get_volume(volume_id)
+    instance = self.get_instance(instance_id)
+    if volume.status == "creating":
+        raise RigEC2Error("IncorrectState", f"vol '{volume_id}' is not 'available'.")
+    if volume.attachment is not None:
+        raise RigEC2Error(
+            "VolumeInUse", f"{volume_id} is already attached to an instance"
+        )
+    if volume.zone.name != instance.placement.zone:
+        raise RigEC2Error(
+            "InvalidVolume.ZoneMismatch",
+            f"The volume '{volume_id}' is not in the same availability zone as instance '{instance_id}'",
+        )
+    if device_path in instance.block_device_mapping:
+        raise RigEC2Error(
+            "InvalidParameterValue",
+            f"Invalid value '{device_path}' for unixDevice. Attachment point {device_path} is already in use",
+        )
+    sim = INSTANCES.get(instance_id)
+    limit = sim.attachment_limit if sim else 28
+    if attachment_count(instance) >= limit:
+        raise RigEC2Error(
+            "AttachmentLimitExceeded",
+            f"Instance {instance_id} has reached its attachment limit of {limit}",
+        )
+    att = _orig_attach_volume(self, volume_id, instance_id, device_path, delete_on_termination)
+    att.ready_at = time.monotonic() + CONFIG["attach_delay"]
+    if sim is not None:
+        sim.plug_volume(volume, device_path, CONFIG["attach_delay"])
+    return att
+
+
+def detach_volume(self, volume_id, instance_id, device_path):
+    volume = self.get_volume(volume_id)
+    if not instance_id and volume.attachment is not None:
+        # EC2 accepts DetachVolume without InstanceId; moto answers 500.
+        instance_id = volume.attachment.instance.id
+    sim = INSTANCES.get(instance_id)
+    if sim is not None:
+        sim.unplug_volume(volume_id)
+    return _orig_detach_volume(self, volume_id, instance_id, device_path)
+
+
+def modify_volume(self, volume_id, target_size=None, *args, **kwargs):
+    volume = self.get_volume(volume_id)
+    if target_size is not None and int(target_size) < volume.size:
+        raise RigEC2Error(
+            "InvalidParameterValue",
+            f"New size cannot be smaller than existing size {volume.size}",
+        )
+    result = _orig_modify_volume(self, volume_id, target_size, *args, **kwargs)
+    if target_size is not None:
+        grow_backing_file(volume)
+    return result
+
+
+def delete_volume(self, volume_id):
+    result = _orig_delete_volume(self, volume_id)
+    path = backing_file(volume_id)
+    if os.path.exists(path):
+        os.unlink(path)
+    return result
+
+
+def create_volume(self, *args, **kwargs):
+    volume = _orig_create_volume(self, *args, **kwargs)
+    volume.ready_at = time.monotonic() + CONFIG["create_delay"]
+    return volume
+
+
+def attach_eni(self, eni_id, instance_id, device_index):
+    eni = self.get_network_interface(eni_id)
+    instance = self.get_instance(instance_id)
+    if eni.instance is not None:
+        raise RigEC2Error(
+            "InvalidNetworkInterface.InUse",
+            f"Interface: [{eni_id}] in use.",
+        )
+    if eni.subnet.availability_zone != instance.placement.zone:
+        raise RigEC2Error(
+            "InvalidParameterCombination",
+            f"The network interface {eni_id} and instance {instance_id} are not in the same availability zone",
+        )
+    if int(device_index) in instance.nics:
+        raise RigEC2Error(
+            "InvalidParameterValue",
+            f"Instance '{instance_id}' already has an interface attached at device index '{device_index}'.",
+        )
+    sim = INSTANCES.get(instance_id)
+    limit = sim.attachment_limit if sim else 28
+    if attachment_count(instance) >= limit:
+        raise RigEC2Error(
+            "AttachmentLimitExceeded",
+            f"Instance {instance_id} has reached its attachment limit of {limit}",
+        )
+    return _orig_attach_eni(self, eni_id, instance_id, device_index)
+
+
+def attachment_status_get(self):
+    if self._status == "attached" and time.monotonic() < getattr(self, "ready_at", 0):
+        return "attaching"
+    return self._status
+
+
+def attachment_status_set(self, value):
+    self._status = value
+
+
+def volume_status_get(self):
+    if time.monotonic() < getattr(self, "ready_at", 0):
+        return "creating"
+    return "in-use" if self.attachment else "available"
+
+
+# ClientToken idempotency for CreateVolume: the same token returns the same
+# volume, as EC2 does, so a crash-and-retry never makes a second volume.
+CLIENT_TOKENS = {}
+_orig_create_volume_response = ElasticBlockStore.create_volume
+
+
+def create_volume_response(self):
+    token = self._get_param("ClientToken")
+    if token and token in CLIENT_TOKENS:
+        from moto.core.responses import ActionResult
+
+        volume_id = CLIENT_TOKENS[token]
+        if volume_id in self.ec2_backend.volumes:
+            return ActionResult(self.ec2_backend.volumes[volume_id])
+    result = _orig_create_volume_response(self)
+    if token:
+        CLIENT_TOKENS[token] = newest_volume_id(self.ec2_backend)
+    return result
+
+
+def newest_volume_id(be):
+    return max(be.volumes.values(), key=lambda v: v.create_time).id
+
+
+EBSBackend.attach_volume = attach_volume
+EBSBackend.detach_volume = detach_volume
+EBSBackend.modify_volume = modify_volume
+EBSBackend.delete_volume = delete_volume
+EBSBackend.create_volume = create_volume
+NetworkInterfaceBackend.attach_network_interface = attach_eni
+VolumeAttachment.status = property(attachment_status_get, attachment_status_set)
+Volume.status = property(volume_status_get)
+ElasticBlockStore.create_volume = create_volume_response
+
+
+# ---------------------------------------------------------------------------
+# The hypervisor: an attached volume becomes a loop device over a sparse file
+# (one file per volume, kept while the volume exists: it is the volume's
+# data), named as a Nitro instance's kernel and udev would name it.
+
+
+def backing_file(volume_id):
+    return os.path.join(VOLUME_DIR, f"{volume_id}.img")
+
+
+def grow_backing_file(volume):
+    path = backing_file(volume.id)
+    if not os.path.exists(path):
+        return
+    with open(path, "r+b") as f:
+        f.truncate(volume.size * GIB)
+    for sim in INSTANCES.values():
+        plugged = sim.plugged.get(volume.id)
+        if plugged and plugged.get("loop"):
+            run("losetup", "-c", plugged["loop"])
+
+
+class SimInstance:
+    def __init__(self, instance_id, naming, metadata_tags, user_data, attachment_limit):
+        self.id = instance_id
+        self.naming = naming
+        self.metadata_tags = metadata_tags
+        self.user_data = user_data
+        self.attachment_limit = attachment_limit
+        self.dir = os.path.join(RIG_DIR, "instances", instance_id)
+        self.by_id = os.path.join(self.dir, "by-id")
+        self.sys_block = os.path.join(self.dir, "sys-block")
+        self.dev = os.path.join(self.dir, "dev")
+        for d in (self.by_id, self.sys_block, self.dev):
+            os.makedirs(d, exist_ok=True)
+        self.plugged = {}  # volume id -> {"loop":..., "paths": [...]}
+        self.next_nvme = 1
+        self.imds = None
+
+    def plug_volume(self, volume, device_path, delay):
+        path = backing_file(volume.id)
+        if not os.path.exists(path):
+            with open(path, "wb") as f:
+                f.truncate(volume.size * GIB)
+        entry = {"loop": None, "paths": []}
+        self.plugged[volume.id] = entry
+
+        def materialise():
+            with LOCK:
+                if self.plugged.get(volume.id) is not entry:
+                    return  # detached before the attachment completed
+                loop = run("losetup", "-f", "--show", path)
+                entry["loop"] = loop
+                self.name_device(volume.id, device_path, loop, entry)
+
+        if delay > 0:
+            threading.Timer(delay, materialise).start()
+        else:
+            materialise()
+
+    def name_device(self, volume_id, device_path, loop, entry):
+        serial = volume_id.replace("-", "")
+        if self.naming in ("nitro", "by-id"):
+            link = os.path.join(self.by_id, f"nvme-Amazon_Elastic_Block_Store_{serial}")
+            os.symlink(loop, link)
+            entry["paths"].append(link)
+        if self.naming == "nitro":
+            name = f"nvme{self.next_nvme}n1"
+            self.next_nvme += 1
+            device_dir = os.path.join(self.sys_block, name, "device")
+            os.makedirs(device_dir)
+            with open(os.path.join(device_dir, "model"), "w") as f:
+                f.write("Amazon Elastic Block Store              \n")
+            with open(os.path.join(device_dir, "serial"), "w") as f:
+                f.write(f"{serial}        \n")
+            os.symlink(loop, os.path.join(self.dev, name))
+            entry["paths"] += [os.path.join(self.sys_block, name), os.path.join(self.dev, name)]
+        if self.naming == "xen":
+            # /dev/sdf shows up as /dev/xvdf on Xen instances.
+            short = os.path.basename(device_path).replace("sd", "xvd", 1)
+            link = os.path.join(self.dev, short)
+            os.symlink(loop, link)
+            entry["paths"].append(link)
+
+    def unplug_volume(self, volume_id):
+        entry = self.plugged.pop(volume_id, None)
+        if entry is None:
+            return
+        for p in entry["paths"]:
+            if os.path.islink(p):
+                os.unlink(p)
+            elif os.path.isdir(p):
+                subprocess.run(["rm", "-rf", p])
+        if entry["loop"]:
+            detach_loop(entry["loop"])
+
+    def unplug_all(self):
+        for volume_id in list(self.plugged):
+            self.unplug_volume(volume_id)
+
+
+def detach_loop(loop):
+    # Lazy unmount of anything still mounted from it, then detach.
+    for mountpoint in mounts_of(loop):
+        subprocess.run(["umount", "-l", mountpoint], capture_output=True)
+    subprocess.run(["losetup", "-d", loop], capture_output=True)
+
+
+def mounts_of(device):
+    points = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            if fields[sep + 2] == device:
+                points.append(fields[4])
+    return points
+
+
+# ---------------------------------------------------------------------------
+# IMDSv2, one server per simulated instance, fed live from moto's state.
+
+
+class ImdsHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    sim = None  # set per server class
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body=b"", headers=None):
+        if isinstance(body, str):
+            body = body.encode()
+        head = [f"HTTP/1.1 {status} {http.client.responses.get(status, '')}"]
+        head.append(f"Content-Length: {len(body)}")
+        head.append("Content-Type: text/plain")
+        for k, v in (headers or {}).items():
+            head.append(f"{k}: {v}")
+        # One write for headers and body: a split response stalls the Rust
+        # client's reused connection (shared/test-rig.md).
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+
+    def do_PUT(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        if self.path != "/latest/api/token":
+            return self.reply(404)
+        ttl = self.headers.get("X-aws-ec2-metadata-token-ttl-seconds")
+        if ttl is None or not ttl.isdigit() or not 1 <= int(ttl) <= 21600:
+            return self.reply(400)
+        token = secrets.token_urlsafe(24)
+        self.server.tokens[token] = time.monotonic() + int(ttl)
+        self.reply(200, token, {"X-aws-ec2-metadata-token-ttl-seconds": ttl})
+
+    def do_GET(self):
+        token = self.headers.get("X-aws-ec2-metadata-token")
+        expiry = self.server.tokens.get(token)
+        if expiry is None or expiry < time.monotonic():
+            return self.reply(401)
+        with LOCK:
+            try:
+                body = self.server.sim_imds.lookup(self.path)
+            except Exception:
+                traceback.print_exc()
+                return self.reply(500)
+        if body is None:
+            return self.reply(404)
+        self.reply(200, body)
+
+
+class SimImds:
+    def __init__(self, sim):
+        self.sim = sim
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ImdsHandler)
+        self.server.daemon_threads = True
+        self.server.tokens = {}
+        self.server.sim_imds = self
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def lookup(self, path):
+        inst = backend().get_instance(self.sim.id)
+        tags = {t["key"]: t["value"] for t in inst.get_tags()}
+        nics = sorted(inst.nics.items())
+        primary = nics[0][1] if nics else None
+        macs = {eni.mac_address: (idx, eni) for idx, eni in nics}
+        md = "/latest/meta-data/"
+        if path == "/latest/dynamic/instance-identity/document":
+            return json.dumps(
+                {
+                    "accountId": ACCOUNT,
+                    "architecture": "x86_64",
+                    "availabilityZone": inst.placement.zone,
+                    "imageId": inst.image_id,
+                    "instanceId": inst.id,
+                    "instanceType": inst.instance_type,
+                    "privateIp": inst.private_ip,
+                    "region": REGION,
+                    "version": "2017-09-30",
+                }
+            )
+        if path == "/latest/user-data":
+            return self.sim.user_data
+        if not path.startswith(md):
+            return None
+        rel = path[len(md):]
+        simple = {
+            "instance-id": inst.id,
+            "instance-type": inst.instance_type,
+            "ami-id": inst.image_id,
+            "local-ipv4": inst.private_ip,
+            "mac": primary.mac_address if primary else None,
+            "placement/availability-zone": inst.placement.zone,
+            "placement/region": REGION,
+            "iam/security-credentials/": ROLE,
+            "iam/security-credentials": ROLE,
+            "network/interfaces/macs/": "\n".join(m + "/" for m in macs),
+            "network/interfaces/macs": "\n".join(m + "/" for m in macs),
+        }
+        if rel in simple:
+            return simple[rel]
+        if rel == f"iam/security-credentials/{ROLE}":
+            expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=6)
+            return json.dumps(
+                {
+                    "Code": "Success",
+                    "LastUpdated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "Type": "AWS-HMAC",
+                    "AccessKeyId": "AKIAMOORINGTEST00001",
+                    "SecretAccessKey": "mooring-test-secret",
+                    "Token": "mooring-test-session-token",
+                    "Expiration": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                }
+            )
+        if rel.startswith("tags/instance"):
+            if not self.sim.metadata_tags:
+                return None
+            key = rel[len("tags/instance"):].lstrip("/")
+            if not key:
+                return "\n".join(sorted(tags))
+            return tags.get(urllib.parse.unquote(key))
+        if rel.startswith("network/interfaces/macs/"):
+            parts = rel[len("network/interfaces/macs/"):].split("/", 1)
+            if parts[0] not in macs or len(parts) < 2:
+                return None
+            idx, eni = macs[parts[0]]
+            fields = {
+                "device-number": str(idx),
+                "interface-id": eni.id,
+                "local-ipv4s": eni.private_ip_address,
+                "mac": eni.mac_address,
+                "subnet-id": eni.subnet.id,
+                "vpc-id": eni.subnet.vpc_id,
+            }
+            return fields.get(parts[1])
+        return None
+
+
+# ---------------------------------------------------------------------------
+# The fault proxy: counts every EC2 call a tool makes and injects faults.
+
+CALLS = []
+RULES = []  # dicts: match, skip, times, fault, pid, seen
+
+
+def ec2_error(status, code, message):
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>"
+        f"<RequestID>{secrets.token_hex(8)}</RequestID></Response>"
+    )
+    return status, body.encode()
+
+
+def pick_fault(action):
+    for rule in RULES:
+        if rule.get("match") and rule["match"] != action:
+            continue
+        rule["seen"] = rule.get("seen", 0) + 1
+        skip = rule.get("skip", 0)
+        times = rule.get("times", 1)
+        if skip < rule["seen"] <= skip + times:
+            rule["fired"] = rule.get("fired", 0) + 1
+            return rule
+    return None
+
+
+class ProxyHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def send_raw(self, status, body, headers=()):
+        head = [f"HTTP/1.1 {status} {http.client.responses.get(status, '')}",
+                f"Content-Length: {len(body)}"]
+        head += [f"{k}: {v}" for k, v in headers]
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+
+    def drop(self):
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def do_GET(self):
+        self.handle_any("GET")
+
+    def do_POST(self):
+        self.handle_any("POST")
+
+    def handle_any(self, method):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if self.path.startswith("/_rig/"):
+            return self.control(method, body)
+        params = urllib.parse.parse_qs(body.decode(errors="replace"))
+        action = (params.get("Action") or ["?"])[0]
+        with LOCK:
+            rule = pick_fault(action)
+            CALLS.append({"action": action, "fault": rule["fault"] if rule else None})
+        fault = rule["fault"] if rule else None
+        if fault == "throttle":
+            return self.send_raw(*ec2_error(503, "RequestLimitExceeded", "Request limit exceeded."))
+        if fault == "error500":
+            return self.send_raw(*ec2_error(500, "InternalError", "An internal error has occurred"))
+        if fault == "drop":
+            return self.drop()
+        if fault == "kill_before":
+            os.kill(rule["pid"], signal.SIGKILL)
+            return self.drop()
+        status, headers, resp = self.forward(method, body)
+        if fault == "drop_after":
+            return self.drop()
+        if fault == "kill_after":
+            os.kill(rule["pid"], signal.SIGKILL)
+            return self.drop()
+        self.send_raw(status, resp, headers)
+
+    def forward(self, method, body):
+        conn = http.client.HTTPConnection("127.0.0.1", MOTO_PORT, timeout=60)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
+        conn.request(method, self.path, body=body, headers=headers)
+        r = conn.getresponse()
+        data = r.read()
+        keep = [(k, v) for k, v in r.getheaders()
+                if k.lower() not in ("content-length", "connection", "transfer-encoding")]
+        conn.close()
+        return r.status, keep, data
+
+    def control(self, method, body):
+        try:
+            req = json.loads(body) if body else {}
+            # Handlers take LOCK themselves: some call moto over HTTP, whose
+            # requests take LOCK in another thread.
+            result = CONTROL[self.path](req)
+            self.send_raw(200, json.dumps(result).encode(), [("Content-Type", "application/json")])
+        except Exception as e:
+            traceback.print_exc()
+            self.send_raw(500, json.dumps({"error": f"{type(e).__name__}: {e}"}).encode())
+
+
+# ---------------------------------------------------------------------------
+# Control API, for the tests.
+
+SUBNETS = {}
+SUBNETS_LOCK = threading.Lock()
+
+
+def moto_client():
+    return boto3.client(
+        "ec2",
+        region_name=REGION,
+        endpoint_url=f"http://127.0.0.1:{MOTO_PORT}",
+        aws_access_key_id="rig",
+        aws_secret_access_key="rig",
+    )
+
+
+def subnet_for(az):
+    with SUBNETS_LOCK:
+        return subnet_for_locked(az)
+
+
+def subnet_for_locked(az):
+    # Simulated instances live in 127.0.0.0/16, so that every private IP
+    # they get is a loopback address a test server can really listen on.
+    if az not in SUBNETS:
+        ec2 = moto_client()
+        if "vpc" not in SUBNETS:
+            SUBNETS["vpc"] = ec2.create_vpc(CidrBlock="127.0.0.0/16")["Vpc"]["VpcId"]
+        n = len(SUBNETS)
+        SUBNETS[az] = ec2.create_subnet(
+            VpcId=SUBNETS["vpc"], CidrBlock=f"127.0.{n * 16}.0/20", AvailabilityZone=az
+        )["Subnet"]["SubnetId"]
+    return SUBNETS[az]
+
+
+def ctl_instances(req):
+    az = req.get("az", REGION + "a")
+    ec2 = moto_client()
+    tags = [{"Key": k, "Value": v} for k, v in req.get("tags", {}).items()]
+    kwargs = dict(
+        ImageId="ami-12c6146b",
+        MinCount=1,
+        MaxCount=1,
+        InstanceType=req.get("instance_type", "m5.large"),
+        SubnetId=subnet_for(az),
+        Placement={"AvailabilityZone": az},
+    )
+    if tags:
+        kwargs["TagSpecifications"] = [{"ResourceType": "instance", "Tags": tags}]
+    if req.get("user_data") is not None:
+        kwargs["UserData"] = req["user_data"]
+    inst = ec2.run_instances(**kwargs)["Instances"][0]
+    return register(inst["InstanceId"], req)
+
+
+def register(instance_id, req):
+    with LOCK:
+        return register_locked(instance_id, req)
+
+
+def register_locked(instance_id, req):
+    sim = SimInstance(
+        instance_id,
+        naming=req.get("naming", "nitro"),
+        metadata_tags=req.get("metadata_tags", True),
+        user_data=req.get("user_data"),
+        attachment_limit=req.get("attachment_limit", 28),
+    )
+    sim.imds = SimImds(sim)
+    INSTANCES[instance_id] = sim
+    inst = backend().get_instance(instance_id)
+    return {
+        "instance_id": instance_id,
+        "imds_url": sim.imds.url,
+        "by_id_dir": sim.by_id,
+        "sys_block_dir": sim.sys_block,
+        "dev_dir": sim.dev,
+        "private_ip": inst.private_ip,
+        "az": inst.placement.zone,
+    }
+
+
+def ctl_register(req):
+    return register(req["instance_id"], req)
+
+
+def ctl_faults(req):
+    with LOCK:
+        return _ctl_faults(req)
+
+
+def _ctl_faults(req):
+    RULES[:] = req.get("rules", [])
+    return {"ok": True}
+
+
+def ctl_calls(req):
+    with LOCK:
+        return _ctl_calls(req)
+
+
+def _ctl_calls(req):
+    calls = list(CALLS)
+    if req.get("clear"):
+        CALLS.clear()
+    fired = sum(r.get("fired", 0) for r in RULES)
+    return {"calls": calls, "faults_fired": fired}
+
+
+def ctl_config(req):
+    with LOCK:
+        return _ctl_config(req)
+
+
+def _ctl_config(req):
+    for k, v in req.items():
+        if k not in CONFIG:
+            raise KeyError(f"unknown rig config key {k}")
+        CONFIG[k] = float(v)
+    return dict(CONFIG)
+
+
+def ctl_devices(req):
+    with LOCK:
+        return _ctl_devices(req)
+
+
+def _ctl_devices(req):
+    sim = INSTANCES[req["instance_id"]]
+    return {vid: e["loop"] for vid, e in sim.plugged.items()}
+
+
+CONTROL = {
+    "/_rig/instances": ctl_instances,
+    "/_rig/register": ctl_register,
+    "/_rig/faults": ctl_faults,
+    "/_rig/calls": ctl_calls,
+    "/_rig/config": ctl_config,
+    "/_rig/devices": ctl_devices,
+}
+
+
+# ---------------------------------------------------------------------------
+
+
+def serialised(app):
+    def wrapped(environ, start_response):
+        with LOCK:
+            return list(app(environ, start_response))
+
+    return wrapped
+
+
+def shutdown(*_):
+    with LOCK:
+        for sim in INSTANCES.values():
+            sim.unplug_all()
+    os._exit(0)
+
+
+def die_with_parent():
+    # The rig must not outlive the test that started it.
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def main():
+    global MOTO_PORT
+    die_with_parent()
+    os.makedirs(VOLUME_DIR, exist_ok=True)
+    app = serialised(DomainDispatcherApplication(create_backend_app))
+    moto = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
+    MOTO_PORT = moto.server_address[1]
+    threading.Thread(target=moto.serve_forever, daemon=True).start()
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ProxyHandler)
+    proxy.daemon_threads = True
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    print(json.dumps({"proxy": proxy.server_address[1], "moto": MOTO_PORT}), flush=True)
+    proxy.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
