@@ -178,12 +178,13 @@ pub async fn create_volume(
         .encrypted(spec.encrypted)
         .set_kms_key_id(spec.kms_key_id.clone())
         .set_snapshot_id(spec.snapshot_id.clone())
-        .tag_specifications(
-            TagSpecification::builder()
+        // EC2 refuses an empty tag specification.
+        .set_tag_specifications((!tags.is_empty()).then(|| {
+            vec![TagSpecification::builder()
                 .resource_type(ResourceType::Volume)
                 .set_tags(Some(tags))
-                .build(),
-        )
+                .build()]
+        }))
         .client_token(client_token)
         .send()
         .await

@@ -91,6 +91,20 @@ pub fn mount_by_uuid(
         ))
         .into());
     }
+    if fstype != "btrfs" {
+        // Every member of a multi-device btrfs shares its UUID; for any
+        // other filesystem a second device with it is a clone.
+        let holders = devices_with_uuid(uuid)?;
+        if holders.len() > 1 {
+            return Err(Unsafe(format!(
+                "filesystem UUID {uuid} is on {} devices ({}): a volume cloned from a snapshot? \
+                 change one UUID first; not mounting {mp}",
+                holders.len(),
+                holders.join(", ")
+            ))
+            .into());
+        }
+    }
     fs::create_dir_all(mountpoint).with_context(|| format!("cannot create mountpoint {mp}"))?;
     let spec = format!("UUID={uuid}");
     let mp_str = mountpoint.to_string_lossy();
@@ -113,6 +127,24 @@ pub fn mount_by_uuid(
     }
     log::info!("mounted {spec} ({}) at {mp}", expected.display());
     Ok(())
+}
+
+/// Every block device carrying filesystem `uuid`, found by probing all of
+/// them (`-c /dev/null`: no stale cache, no udev database needed).
+pub fn devices_with_uuid(uuid: &str) -> Result<Vec<String>> {
+    let token = format!("UUID={uuid}");
+    let out = super::cmd::run_raw("blkid", &["-c", "/dev/null", "-t", &token, "-o", "device"])?;
+    match out.status.code() {
+        Some(0) => Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()),
+        Some(2) => Ok(Vec::new()),
+        _ => Err(anyhow!(
+            "blkid -t {token} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+    }
 }
 
 fn source_has_uuid(source: &str, uuid: &str) -> Result<bool> {

@@ -520,16 +520,19 @@ def ec2_error(status, code, message):
 
 
 def pick_fault(action):
+    # Every rule counts every call it matches; the first rule whose window
+    # holds this call decides.
+    chosen = None
     for rule in RULES:
         if rule.get("match") and rule["match"] != action:
             continue
         rule["seen"] = rule.get("seen", 0) + 1
         skip = rule.get("skip", 0)
         times = rule.get("times", 1)
-        if skip < rule["seen"] <= skip + times:
+        if chosen is None and skip < rule["seen"] <= skip + times:
             rule["fired"] = rule.get("fired", 0) + 1
-            return rule
-    return None
+            chosen = rule
+    return chosen
 
 
 class ProxyHandler(http.server.BaseHTTPRequestHandler):
@@ -754,6 +757,11 @@ CONTROL = {
 # ---------------------------------------------------------------------------
 
 
+class QuietMotoHandler(MotoRequestHandler):
+    def log_request(self, *args, **kwargs):
+        pass
+
+
 def serialised(app):
     def wrapped(environ, start_response):
         with LOCK:
@@ -782,7 +790,7 @@ def main():
     die_with_parent()
     os.makedirs(VOLUME_DIR, exist_ok=True)
     app = serialised(DomainDispatcherApplication(create_backend_app))
-    moto = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
+    moto = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietMotoHandler)
     MOTO_PORT = moto.server_address[1]
     threading.Thread(target=moto.serve_forever, daemon=True).start()
     proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ProxyHandler)

@@ -1,0 +1,264 @@
+//! The test rig: moto with EC2's rules, a hypervisor backing attached
+//! volumes with loop devices, IMDSv2 per simulated instance, a fault proxy
+//! (all in `launcher.py`), plus loop-device and systemd helpers.
+//!
+//! Every test gets its own rig (its own moto state, ports chosen by the OS,
+//! its own directory), and everything it creates is cleaned up on drop,
+//! panics included. Missing prerequisites fail the test with the reason:
+//! nothing is skipped silently.
+
+#![allow(dead_code)] // each test binary uses a different part of the rig
+
+pub mod loopdev;
+pub mod systemd;
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use mooring::aws::AwsOptions;
+use mooring::block::DeviceResolver;
+
+/// The Python with moto installed (`make test` creates the venv).
+fn python() -> PathBuf {
+    let path = std::env::var_os("MOORING_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/tmp/mooring-venv/bin/python3"));
+    assert!(
+        path.exists(),
+        "the rig needs moto: {} is missing (run `make test`, which installs it, or set MOORING_TEST_PYTHON)",
+        path.display()
+    );
+    path
+}
+
+/// Tests use loop devices and mounts: they must run as root.
+pub fn require_root() {
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "these tests need root (loop devices, mounts, namespaces); run them through `make test` as root"
+    );
+}
+
+/// A fresh directory for one rig or test, under /var/tmp (not /tmp: tests
+/// may hand paths to a systemd manager with its own view of the system).
+pub fn unique_dir(prefix: &str) -> PathBuf {
+    tempfile::Builder::new()
+        .prefix(&format!("mooring-{prefix}-"))
+        .tempdir_in("/var/tmp")
+        .expect("cannot create a test directory in /var/tmp")
+        .keep()
+}
+
+/// A directory removed on drop (declare it before any MountGuard inside
+/// it, so that the unmount happens first).
+pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("mooring-{prefix}-"))
+        .tempdir_in("/var/tmp")
+        .expect("cannot create a test directory in /var/tmp")
+}
+
+/// One running rig.
+pub struct Rig {
+    child: Child,
+    pub dir: PathBuf,
+    /// The fault proxy: what tools talk to (AWS_ENDPOINT_URL).
+    pub endpoint: String,
+    /// moto itself: for setting up and checking state, never counted.
+    pub moto_endpoint: String,
+    proxy_port: u16,
+}
+
+/// A simulated instance: a moto instance, its IMDS server, its devices.
+#[derive(Debug, Clone)]
+pub struct SimInstance {
+    pub id: String,
+    pub imds_url: String,
+    pub by_id_dir: PathBuf,
+    pub sys_block_dir: PathBuf,
+    pub dev_dir: PathBuf,
+    pub private_ip: String,
+    pub az: String,
+}
+
+impl SimInstance {
+    pub fn resolver(&self) -> DeviceResolver {
+        DeviceResolver {
+            sys_block: self.sys_block_dir.clone(),
+            dev_dir: self.dev_dir.clone(),
+            by_id: self.by_id_dir.clone(),
+        }
+    }
+}
+
+impl Rig {
+    pub fn start() -> Rig {
+        require_root();
+        let dir = unique_dir("rig");
+        let launcher = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rig/launcher.py");
+        let mut child = Command::new(python())
+            .arg(&launcher)
+            .arg(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("cannot start the rig's launcher");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) if !line.is_empty() => line,
+            other => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the rig's launcher did not start (got {other:?}); see its stderr above");
+            }
+        };
+        let ports: Value = serde_json::from_str(&line).expect("launcher's first line is JSON");
+        let proxy_port = ports["proxy"].as_u64().unwrap() as u16;
+        let moto_port = ports["moto"].as_u64().unwrap();
+        Rig {
+            child,
+            dir,
+            endpoint: format!("http://127.0.0.1:{proxy_port}"),
+            moto_endpoint: format!("http://127.0.0.1:{moto_port}"),
+            proxy_port,
+        }
+    }
+
+    /// POST a control request to the launcher; panics on failure.
+    pub fn control(&self, path: &str, body: Value) -> Value {
+        let body = body.to_string();
+        let mut stream = TcpStream::connect(("127.0.0.1", self.proxy_port)).expect("rig control");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nHost: rig\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut resp = String::new();
+        stream
+            .read_to_string(&mut resp)
+            .expect("rig control answer");
+        let (head, body) = resp.split_once("\r\n\r\n").expect("HTTP answer");
+        assert!(
+            head.starts_with("HTTP/1.1 200"),
+            "rig control {path} failed: {head} {body}"
+        );
+        serde_json::from_str(body).expect("rig control answers JSON")
+    }
+
+    /// Start a simulated instance. `spec` keys: az, tags, user_data,
+    /// instance_type, metadata_tags (bool), naming (nitro|by-id|xen),
+    /// attachment_limit.
+    pub fn instance(&self, spec: Value) -> SimInstance {
+        let v = self.control("/_rig/instances", spec);
+        SimInstance {
+            id: v["instance_id"].as_str().unwrap().into(),
+            imds_url: v["imds_url"].as_str().unwrap().into(),
+            by_id_dir: v["by_id_dir"].as_str().unwrap().into(),
+            sys_block_dir: v["sys_block_dir"].as_str().unwrap().into(),
+            dev_dir: v["dev_dir"].as_str().unwrap().into(),
+            private_ip: v["private_ip"].as_str().unwrap().into(),
+            az: v["az"].as_str().unwrap().into(),
+        }
+    }
+
+    /// How a tool on `inst` reaches AWS: through the proxy, with
+    /// credentials from the instance's IMDS (none in the environment).
+    pub fn aws_options(&self, inst: &SimInstance) -> AwsOptions {
+        AwsOptions {
+            region: None,
+            endpoint_url: Some(self.endpoint.clone()),
+            imds_endpoint: Some(inst.imds_url.clone()),
+            max_attempts: None,
+        }
+    }
+
+    /// Environment for a tool process on `inst` (the standard variables).
+    pub fn tool_env(&self, inst: &SimInstance) -> Vec<(String, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL".into(), self.endpoint.clone()),
+            (
+                "AWS_EC2_METADATA_SERVICE_ENDPOINT".into(),
+                inst.imds_url.clone(),
+            ),
+        ]
+    }
+
+    /// An EC2 client straight to moto, for setting up and checking state.
+    pub async fn ec2(&self) -> aws_sdk_ec2::Client {
+        let conf = aws_sdk_ec2::Config::builder()
+            .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
+            .region(aws_sdk_ec2::config::Region::new("us-east-1"))
+            .endpoint_url(&self.moto_endpoint)
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                "rig", "rig", None, None, "rig",
+            ))
+            .build();
+        aws_sdk_ec2::Client::from_conf(conf)
+    }
+
+    /// Replace the fault rules. A rule: {"match": "AttachVolume" (optional),
+    /// "skip": N, "times": K, "fault": throttle|error500|drop|drop_after|
+    /// kill_before|kill_after, "pid": P (for kill_*)}: the matching calls
+    /// N+1 .. N+K get the fault.
+    pub fn faults(&self, rules: Value) {
+        self.control("/_rig/faults", json!({ "rules": rules }));
+    }
+
+    /// The EC2 actions tools sent through the proxy since the last clear,
+    /// and how many faults fired.
+    pub fn calls(&self, clear: bool) -> (Vec<String>, u64) {
+        let v = self.control("/_rig/calls", json!({ "clear": clear }));
+        let calls = v["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["action"].as_str().unwrap().to_string())
+            .collect();
+        (calls, v["faults_fired"].as_u64().unwrap())
+    }
+
+    /// Set the hypervisor's timing: attach_delay, create_delay (seconds).
+    pub fn config(&self, conf: Value) {
+        self.control("/_rig/config", conf);
+    }
+
+    /// The loop device backing each volume attached to `inst`.
+    pub fn devices(&self, inst: &SimInstance) -> Value {
+        self.control("/_rig/devices", json!({ "instance_id": inst.id }))
+    }
+
+    /// Backing file of a volume (its data, kept while the volume exists).
+    pub fn backing_file(&self, volume_id: &str) -> PathBuf {
+        self.dir.join("volumes").join(format!("{volume_id}.img"))
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // Whatever the launcher left: every loop device over our files,
+        // and anything mounted from those.
+        if let Ok(entries) = std::fs::read_dir(self.dir.join("volumes")) {
+            for entry in entries.flatten() {
+                loopdev::detach_loops_of(&entry.path());
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

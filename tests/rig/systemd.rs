@@ -1,0 +1,128 @@
+//! A real systemd manager for tests: `systemd --user` in a private mount
+//! namespace where /run/systemd/system is faked (so it believes systemd is
+//! the init system). Never PID 1, never a system manager: that would move
+//! every process of the machine into its cgroup.
+
+use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+pub struct UserManager {
+    child: Child,
+    pub dir: PathBuf,
+    pub runtime_dir: PathBuf,
+    /// Where unit files go ($XDG_CONFIG_HOME/systemd/user).
+    pub unit_dir: PathBuf,
+}
+
+impl UserManager {
+    pub fn start() -> UserManager {
+        super::require_root();
+        let dir = super::unique_dir("systemd");
+        let runtime_dir = dir.join("runtime");
+        let unit_dir = dir.join("config/systemd/user");
+        std::fs::create_dir_all(&runtime_dir).unwrap();
+        std::fs::create_dir_all(&unit_dir).unwrap();
+        // Readiness comes through sd_notify, not by polling for a socket.
+        let notify_path = dir.join("notify");
+        let notify = UnixDatagram::bind(&notify_path).expect("notify socket");
+        notify
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let child = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg("mount -t tmpfs mooring-test-run /run && mkdir -p /run/systemd/system && exec systemd --user")
+            .env("XDG_RUNTIME_DIR", &runtime_dir)
+            .env("XDG_CONFIG_HOME", dir.join("config"))
+            .env("HOME", &dir)
+            .env("NOTIFY_SOCKET", &notify_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start systemd --user (is systemd installed?)");
+        let mut manager = UserManager {
+            child,
+            dir,
+            runtime_dir,
+            unit_dir,
+        };
+        let mut buf = [0u8; 4096];
+        loop {
+            match notify.recv(&mut buf) {
+                Ok(n)
+                    if String::from_utf8_lossy(&buf[..n])
+                        .lines()
+                        .any(|l| l == "READY=1") =>
+                {
+                    break
+                }
+                Ok(_) => continue,
+                Err(e) => {
+                    manager.stop();
+                    panic!("systemd --user did not report READY=1 within 60 s: {e}");
+                }
+            }
+        }
+        manager
+    }
+
+    /// `systemctl --user ARGS` against this manager.
+    pub fn systemctl(&self, args: &[&str]) -> Output {
+        Command::new("systemctl")
+            .arg("--user")
+            .args(args)
+            .env("XDG_RUNTIME_DIR", &self.runtime_dir)
+            .output()
+            .expect("cannot run systemctl")
+    }
+
+    /// Write a unit (or `name.d/file.conf` drop-in) and reload.
+    pub fn install(&self, name: &str, text: &str) {
+        let path = self.unit_dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        let out = self.systemctl(&["daemon-reload"]);
+        assert!(
+            out.status.success(),
+            "daemon-reload: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A property of a unit (`systemctl show -p NAME --value`).
+    pub fn property(&self, unit: &str, name: &str) -> String {
+        let out = self.systemctl(&["show", unit, "-p", name, "--value"]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    fn stop(&mut self) {
+        use rustix::process::{kill_process, Pid, Signal};
+        // The manager is the child itself (unshare and sh exec into it);
+        // until it is reaped its PID cannot be reused, so killing by PID
+        // is safe.
+        let pid = Pid::from_child(&self.child);
+        let _ = kill_process(pid, Signal::TERM);
+        let (done, timeout) = std::sync::mpsc::channel::<()>();
+        let killer = std::thread::spawn(move || {
+            if timeout.recv_timeout(Duration::from_secs(30)).is_err() {
+                let _ = kill_process(pid, Signal::KILL);
+            }
+        });
+        let _ = self.child.wait();
+        let _ = done.send(());
+        let _ = killer.join();
+    }
+}
+
+impl Drop for UserManager {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
