@@ -88,3 +88,47 @@ pub fn print_report<R: Report>(report: &R, format: OutputFormat) {
         },
     }
 }
+
+/// Where block devices are looked up (tests point these at the rig's).
+#[derive(Debug, Clone, Args)]
+pub struct DeviceArgs {
+    /// sysfs block directory scanned for NVMe serials.
+    #[arg(
+        long,
+        env = "MOORING_SYS_BLOCK_DIR",
+        default_value = "/sys/block",
+        global = true,
+        hide_short_help = true
+    )]
+    pub sys_block_dir: PathBuf,
+
+    /// Directory of device nodes.
+    #[arg(
+        long,
+        env = "MOORING_DEV_DIR",
+        default_value = "/dev",
+        global = true,
+        hide_short_help = true
+    )]
+    pub dev_dir: PathBuf,
+
+    /// udev's by-id directory.
+    #[arg(
+        long,
+        env = "MOORING_BY_ID_DIR",
+        default_value = "/dev/disk/by-id",
+        global = true,
+        hide_short_help = true
+    )]
+    pub by_id_dir: PathBuf,
+}
+
+impl DeviceArgs {
+    pub fn resolver(&self) -> crate::block::DeviceResolver {
+        crate::block::DeviceResolver {
+            sys_block: self.sys_block_dir.clone(),
+            dev_dir: self.dev_dir.clone(),
+            by_id: self.by_id_dir.clone(),
+        }
+    }
+}

@@ -5,10 +5,12 @@
 pub mod aws;
 pub mod block;
 pub mod cli;
+pub mod ebs_grow;
 pub mod envfile;
 pub mod exit;
 pub mod fsutil;
 pub mod imds;
 pub mod logging;
+pub mod paths;
 pub mod runlock;
 pub mod wait;

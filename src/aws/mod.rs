@@ -44,6 +44,16 @@ impl Aws {
     /// rate limiting when EC2 throttles) with jittered backoff.
     pub async fn connect(opts: &AwsOptions, instance_region: Option<&str>) -> Result<Aws> {
         let imds = crate::imds::client(opts.imds_endpoint.as_deref())?;
+        Self::connect_with_imds(opts, imds, instance_region).await
+    }
+
+    /// As [`Aws::connect`], sharing an IMDS client (and its token) that
+    /// already read the instance's identity.
+    pub async fn connect_with_imds(
+        opts: &AwsOptions,
+        imds: aws_config::imds::Client,
+        instance_region: Option<&str>,
+    ) -> Result<Aws> {
         let region = opts
             .region
             .clone()
@@ -93,6 +103,32 @@ impl Aws {
             sdk_config,
             ec2,
         })
+    }
+}
+
+/// One run's view of its instance: who it is (IMDS, read once) and how to
+/// reach AWS. Made only when a run needs AWS, so that idle paths make no
+/// call at all.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub identity: crate::imds::Identity,
+    pub aws: Aws,
+}
+
+impl Session {
+    pub async fn start(opts: &AwsOptions) -> Result<Session> {
+        let imds = crate::imds::client(opts.imds_endpoint.as_deref())?;
+        let identity = crate::imds::Identity::fetch(&imds, opts.imds_endpoint.as_deref()).await?;
+        let aws = Aws::connect_with_imds(opts, imds, Some(&identity.region)).await?;
+        Ok(Session { identity, aws })
+    }
+
+    pub fn ec2(&self) -> &aws_sdk_ec2::Client {
+        &self.aws.ec2
+    }
+
+    pub fn instance_id(&self) -> &str {
+        &self.identity.instance_id
     }
 }
 

@@ -387,11 +387,25 @@ pub async fn ensure_delete_on_termination(
     if dev.delete_on_termination == want {
         return Ok(false);
     }
+    set_delete_on_termination(ec2, iid, &dev.device_name, volume_id, want).await?;
+    Ok(true)
+}
+
+/// Set DeleteOnTermination of `volume_id` (attached at `device`) and verify
+/// it by describing the instance again.
+pub async fn set_delete_on_termination(
+    ec2: &Client,
+    instance_id: &str,
+    device: &str,
+    volume_id: &str,
+    want: bool,
+) -> Result<()> {
+    let iid = instance_id;
     ec2.modify_instance_attribute()
         .instance_id(iid)
         .block_device_mappings(
             InstanceBlockDeviceMappingSpecification::builder()
-                .device_name(&dev.device_name)
+                .device_name(device)
                 .ebs(
                     EbsInstanceBlockDeviceSpecification::builder()
                         .volume_id(volume_id)
@@ -415,12 +429,64 @@ pub async fn ensure_delete_on_termination(
     match now.device_of(volume_id) {
         Some(d) if d.delete_on_termination == want => {
             log::info!("DeleteOnTermination of {volume_id} on {iid} is now {want}");
-            Ok(true)
+            Ok(())
         }
         _ => Err(anyhow!(
             "DeleteOnTermination of {volume_id} on {iid} did not become {want}"
         )),
     }
+}
+
+/// One Elastic Volumes modification of a volume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Modification {
+    /// modifying, optimizing, completed, failed
+    pub state: String,
+    pub start_time: Option<SystemTime>,
+    pub target_size_gib: Option<i32>,
+}
+
+/// The modifications EC2 remembers for `volume_id`.
+pub async fn describe_modifications(ec2: &Client, volume_id: &str) -> Result<Vec<Modification>> {
+    let out = ec2
+        .describe_volumes_modifications()
+        .volume_ids(volume_id)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("DescribeVolumesModifications", volume_id, e))?;
+    Ok(out
+        .volumes_modifications()
+        .iter()
+        .map(|m| Modification {
+            state: m
+                .modification_state()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            start_time: m.start_time().and_then(|t| SystemTime::try_from(*t).ok()),
+            target_size_gib: m.target_size(),
+        })
+        .collect())
+}
+
+/// Ask EC2 to grow `volume_id` to `size_gib`.
+pub async fn modify_size(ec2: &Client, volume_id: &str, size_gib: i32) -> Result<()> {
+    ec2.modify_volume()
+        .volume_id(volume_id)
+        .size(size_gib)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("ModifyVolume", format!("{volume_id} to {size_gib} GiB"), e))?;
+    Ok(())
+}
+
+/// Delete `volume_id`.
+pub async fn delete_volume(ec2: &Client, volume_id: &str) -> Result<()> {
+    ec2.delete_volume()
+        .volume_id(volume_id)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("DeleteVolume", volume_id, e))?;
+    Ok(())
 }
 
 /// Detach `volume_id` from `instance_id` (naming the instance, as EC2 wants

@@ -2,6 +2,7 @@
 //! filesystem on it, mount it.
 
 pub mod cmd;
+pub mod fstab;
 pub mod mkfs;
 pub mod mount;
 pub mod probe;

@@ -136,6 +136,55 @@ impl DeviceResolver {
         }))
     }
 
+    /// The EBS volume behind `device`, read from the NVMe serial or the
+    /// by-id links; `None` for a device that is not an EBS volume (or on
+    /// Xen, where nothing local names the volume).
+    pub fn volume_of(&self, device: &Path) -> Option<String> {
+        let target = fs::canonicalize(device).ok()?;
+        let volume = |serial: &str| {
+            serial
+                .strip_prefix("vol")
+                .filter(|rest| !rest.is_empty() && !rest.starts_with('-'))
+                .map(|rest| format!("vol-{rest}"))
+        };
+        if let Ok(entries) = fs::read_dir(&self.sys_block) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !is_nvme_namespace(&name) {
+                    continue;
+                }
+                let node = self.dev_dir.join(&name);
+                if fs::canonicalize(&node).ok().as_ref() != Some(&target) {
+                    continue;
+                }
+                let dev = entry.path().join("device");
+                if read_trimmed(&dev.join("model")).as_deref() == Some(EBS_MODEL) {
+                    if let Some(v) = read_trimmed(&dev.join("serial"))
+                        .as_deref()
+                        .and_then(volume)
+                    {
+                        return Some(v);
+                    }
+                }
+            }
+        }
+        let prefix = "nvme-Amazon_Elastic_Block_Store_";
+        for entry in fs::read_dir(&self.by_id).ok()?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(serial) = name.strip_prefix(prefix) else {
+                continue;
+            };
+            if serial.contains('-') || fs::canonicalize(entry.path()).ok().as_ref() != Some(&target)
+            {
+                continue; // partition links (…-part1) name partitions
+            }
+            if let Some(v) = volume(serial) {
+                return Some(v);
+            }
+        }
+        None
+    }
+
     /// Wait (bounded) for `volume_id`'s device to appear. Looks at local
     /// files only: no AWS call while waiting.
     pub async fn wait(

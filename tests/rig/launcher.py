@@ -52,7 +52,7 @@ GIB = 1024**3
 LOCK = threading.RLock()
 
 # Global knobs, set through /_rig/config.
-CONFIG = {"attach_delay": 0.0, "create_delay": 0.0}
+CONFIG = {"attach_delay": 0.0, "create_delay": 0.0, "modify_cooldown": 21600.0}
 
 # instance id -> SimInstance
 INSTANCES = {}
@@ -140,6 +140,15 @@ def detach_volume(self, volume_id, instance_id, device_path):
 
 def modify_volume(self, volume_id, target_size=None, *args, **kwargs):
     volume = self.get_volume(volume_id)
+    last = getattr(volume, "last_modified", None)
+    if last is not None and time.monotonic() - last < CONFIG["modify_cooldown"]:
+        # EC2 allows one modification per volume every six hours.
+        raise RigEC2Error(
+            "VolumeModificationRateExceeded",
+            "You've reached the maximum modification rate per volume limit. "
+            "Wait at least 6 hours between modifications per EBS volume.",
+        )
+    volume.last_modified = time.monotonic()
     if target_size is not None and int(target_size) < volume.size:
         raise RigEC2Error(
             "InvalidParameterValue",

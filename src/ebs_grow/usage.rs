@@ -1,0 +1,233 @@
+//! How full is the filesystem, how fast is it filling, and is it time to
+//! grow. All local: no AWS call, so the idle path costs a statvfs (and for
+//! btrfs one `btrfs filesystem usage`).
+
+use super::config::Settings;
+use super::fs::FsKind;
+use crate::block::cmd::run;
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Usage {
+    pub total_bytes: u64,
+    pub used_bytes: u64,
+    pub avail_bytes: u64,
+    /// 0 when the filesystem has no fixed inode count (btrfs).
+    pub inodes_total: u64,
+    pub inodes_free: u64,
+}
+
+impl Usage {
+    /// Used share of what the filesystem could hold: used / (used + available).
+    pub fn used_percent(&self) -> f64 {
+        let room = self.used_bytes + self.avail_bytes;
+        if room == 0 {
+            return 100.0;
+        }
+        100.0 * self.used_bytes as f64 / room as f64
+    }
+
+    pub fn free_inodes_percent(&self) -> Option<f64> {
+        (self.inodes_total > 0).then(|| 100.0 * self.inodes_free as f64 / self.inodes_total as f64)
+    }
+}
+
+/// Measure the filesystem at `mountpoint`. For btrfs, `df` is an estimate
+/// that ignores how data and metadata are allocated: ask btrfs itself.
+pub fn measure(kind: FsKind, mountpoint: &Path) -> Result<Usage> {
+    let st = rustix::fs::statvfs(mountpoint)
+        .with_context(|| format!("cannot statvfs {}", mountpoint.display()))?;
+    let frsize = st.f_frsize;
+    let mut usage = Usage {
+        total_bytes: st.f_blocks * frsize,
+        used_bytes: (st.f_blocks - st.f_bfree) * frsize,
+        avail_bytes: st.f_bavail * frsize,
+        inodes_total: st.f_files,
+        inodes_free: st.f_ffree,
+    };
+    if kind == FsKind::Btrfs {
+        let out = run(
+            "btrfs",
+            &["filesystem", "usage", "-b", &mountpoint.to_string_lossy()],
+        )?;
+        let (size, free) = parse_btrfs_usage(&out).with_context(|| {
+            format!(
+                "cannot read `btrfs filesystem usage` of {}",
+                mountpoint.display()
+            )
+        })?;
+        usage.total_bytes = size;
+        usage.avail_bytes = free.min(size);
+        usage.used_bytes = size - usage.avail_bytes;
+        usage.inodes_total = 0;
+        usage.inodes_free = 0;
+    }
+    Ok(usage)
+}
+
+/// "Device size" and "Free (estimated)" from `btrfs filesystem usage -b`.
+fn parse_btrfs_usage(text: &str) -> Option<(u64, u64)> {
+    let value = |label: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .and_then(|l| l.split(':').nth(1))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    Some((value("Device size")?, value("Free (estimated)")?))
+}
+
+/// The previous check's measurement, to estimate the fill rate.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Sample {
+    pub at_ms: u64,
+    pub used_bytes: u64,
+}
+
+/// Why a check decided what it did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    pub grow: bool,
+    pub reasons: Vec<String>,
+    pub used_percent: f64,
+    pub threshold_percent: f64,
+    pub fill_rate_bytes_per_second: Option<f64>,
+    pub seconds_to_full: Option<f64>,
+}
+
+/// Grow when the used share passes the threshold for this many devices,
+/// when free bytes or inodes run low, or when at the observed fill rate the
+/// filesystem fills before the next check plus a growth's duration.
+pub fn decide(
+    s: &Settings,
+    usage: &Usage,
+    devices: u32,
+    prev: Option<Sample>,
+    now_ms: u64,
+) -> Decision {
+    let mut reasons = Vec::new();
+    let used = usage.used_percent();
+    let threshold = s.threshold_for(devices);
+    if used >= threshold {
+        reasons.push(format!(
+            "{used:.1}% used, threshold {threshold}% with {devices} device(s)"
+        ));
+    }
+    if usage.avail_bytes < s.min_free_bytes {
+        reasons.push(format!(
+            "{} bytes free, minimum {}",
+            usage.avail_bytes, s.min_free_bytes
+        ));
+    }
+    if let Some(free) = usage.free_inodes_percent() {
+        if free < s.min_free_inodes_percent {
+            reasons.push(format!(
+                "{free:.1}% inodes free, minimum {}%",
+                s.min_free_inodes_percent
+            ));
+        }
+    }
+    let mut rate = None;
+    let mut to_full = None;
+    if let Some(p) = prev {
+        let dt = now_ms.saturating_sub(p.at_ms) as f64 / 1000.0;
+        if dt > 0.0 && usage.used_bytes > p.used_bytes {
+            let r = (usage.used_bytes - p.used_bytes) as f64 / dt;
+            let t = usage.avail_bytes as f64 / r;
+            let horizon: Duration = s.interval + s.growth_time;
+            if t < horizon.as_secs_f64() {
+                reasons.push(format!(
+                    "filling at {:.0} bytes/s: full in {t:.0} s, before the next check and a growth ({} s)",
+                    r,
+                    horizon.as_secs()
+                ));
+            }
+            rate = Some(r);
+            to_full = Some(t);
+        }
+    }
+    Decision {
+        grow: !reasons.is_empty(),
+        reasons,
+        used_percent: used,
+        threshold_percent: threshold,
+        fill_rate_bytes_per_second: rate,
+        seconds_to_full: to_full,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ebs_grow::config::Options;
+
+    fn settings() -> Settings {
+        Options {
+            mountpoint: Some("/s".into()),
+            min_free_gib: Some(0.0),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap()
+    }
+
+    const GIB: u64 = 1 << 30;
+
+    fn usage(used: u64, avail: u64) -> Usage {
+        Usage {
+            total_bytes: used + avail,
+            used_bytes: used,
+            avail_bytes: avail,
+            inodes_total: 1000,
+            inodes_free: 900,
+        }
+    }
+
+    #[test]
+    fn idle_below_threshold() {
+        let d = decide(&settings(), &usage(40 * GIB, 60 * GIB), 1, None, 0);
+        assert!(!d.grow, "{:?}", d.reasons);
+    }
+
+    #[test]
+    fn threshold_rises_with_device_count() {
+        let u = usage(60 * GIB, 40 * GIB);
+        assert!(decide(&settings(), &u, 1, None, 0).grow);
+        assert!(!decide(&settings(), &u, 4, None, 0).grow);
+    }
+
+    #[test]
+    fn fast_fill_grows_early() {
+        // 10% used, but 1 GiB/s with 9 GiB free: full in 9 s < 180 s.
+        let prev = Sample {
+            at_ms: 0,
+            used_bytes: 0,
+        };
+        let d = decide(&settings(), &usage(GIB, 9 * GIB), 1, Some(prev), 1000);
+        assert!(d.grow);
+        assert!(d.reasons[0].contains("filling at"), "{:?}", d.reasons);
+        // The same growth over an hour is nothing to worry about.
+        let d = decide(&settings(), &usage(GIB, 9 * GIB), 1, Some(prev), 3_600_000);
+        assert!(!d.grow);
+    }
+
+    #[test]
+    fn inodes_count() {
+        let mut u = usage(GIB, 99 * GIB);
+        u.inodes_free = 10;
+        assert!(decide(&settings(), &u, 1, None, 0).grow);
+        u.inodes_total = 0; // btrfs: no fixed inode count
+        assert!(!decide(&settings(), &u, 1, None, 0).grow);
+    }
+
+    #[test]
+    fn parses_btrfs_usage() {
+        let text =
+            "Overall:\n    Device size:\t\t   1073741824\n    Device allocated:\t\t    228589568\n\
+                    \x20   Free (estimated):\t\t    952107008\t(min: 845709312)\n";
+        assert_eq!(parse_btrfs_usage(text), Some((1073741824, 952107008)));
+    }
+}
