@@ -12,7 +12,7 @@ struct StderrLogger {
 
 impl Log for StderrLogger {
     fn enabled(&self, metadata: &Metadata) -> bool {
-        metadata.level() <= self.level && metadata.target().starts_with("mooring")
+        metadata.level() <= self.level
     }
 
     fn log(&self, record: &Record) {

@@ -57,6 +57,7 @@ pub async fn check(run: &Run) -> Result<Report> {
         files.save_sample(&Sample {
             at_ms: now,
             used_bytes: before.used_bytes,
+            total_bytes: before.total_bytes,
         })?;
     }
     let mut report = Report {
@@ -110,6 +111,7 @@ pub async fn check(run: &Run) -> Result<Report> {
         files.save_sample(&Sample {
             at_ms: now_ms(),
             used_bytes: after.used_bytes,
+            total_bytes: after.total_bytes,
         })?;
         report.after = Some(after);
     }
@@ -389,18 +391,38 @@ async fn add_new_volume(
     let token = ours::client_token(iid, s, &generation, seq);
     let created = volumes::create_volume(ec2, &spec, &token, run.started, &run.deadline).await?;
     let v = created.volume;
-    let device = match volumes::attach_volume(ec2, me, &v).await? {
-        AttachOutcome::Attached { device } | AttachOutcome::AlreadyAttached { device } => device,
-        AttachOutcome::LostRace { reason } => {
+    let device = match volumes::attach_volume(ec2, me, &v).await {
+        Ok(AttachOutcome::Attached { device } | AttachOutcome::AlreadyAttached { device }) => {
+            device
+        }
+        Ok(AttachOutcome::LostRace { reason }) => {
             return Err(anyhow!(
                 "could not attach the new {}: {reason}",
                 v.volume_id
             ));
         }
+        Err(e) if created.fresh.is_some() && is_limit(&e) => {
+            // The slots counted were wrong (an attach since, or an instance
+            // type with fewer slots than configured): the volume cannot be
+            // used, and this run made it, so it goes.
+            volumes::delete_volume(ec2, &v.volume_id).await?;
+            return Err(NoCapacity(format!(
+                "{iid} has no free attachment slot ({e:#}); deleted the new {}; \
+                 set attachment_limit for this instance type",
+                v.volume_id
+            ))
+            .into());
+        }
+        Err(e) => return Err(e),
     };
     let dev = attach_finish(run, session, &v, &device).await?;
     add_to_filesystem(run, &dev, &device, &v, created.fresh.as_ref())?;
     Ok(done(run, "added", &v, &dev))
+}
+
+fn is_limit(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<AwsError>()
+        .is_some_and(|a| a.code_is("AttachmentLimitExceeded"))
 }
 
 /// The filesystem's UUID: new volumes' ClientTokens are unique to it.

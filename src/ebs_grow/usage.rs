@@ -53,23 +53,27 @@ pub fn measure(kind: FsKind, mountpoint: &Path) -> Result<Usage> {
             "btrfs",
             &["filesystem", "usage", "-b", &mountpoint.to_string_lossy()],
         )?;
-        let (size, free) = parse_btrfs_usage(&out).with_context(|| {
+        let (size, used, free) = parse_btrfs_usage(&out).with_context(|| {
             format!(
                 "cannot read `btrfs filesystem usage` of {}",
                 mountpoint.display()
             )
         })?;
+        // "Used" grows smoothly with what writers write; "size minus free
+        // (estimated)" jumps by hundreds of MiB when btrfs allocates a
+        // chunk, which would read as a burst of writes.
         usage.total_bytes = size;
         usage.avail_bytes = free.min(size);
-        usage.used_bytes = size - usage.avail_bytes;
+        usage.used_bytes = used;
         usage.inodes_total = 0;
         usage.inodes_free = 0;
     }
     Ok(usage)
 }
 
-/// "Device size" and "Free (estimated)" from `btrfs filesystem usage -b`.
-fn parse_btrfs_usage(text: &str) -> Option<(u64, u64)> {
+/// "Device size", "Used" and "Free (estimated)" from `btrfs filesystem
+/// usage -b`.
+fn parse_btrfs_usage(text: &str) -> Option<(u64, u64, u64)> {
     let value = |label: &str| {
         text.lines()
             .find(|l| l.trim_start().starts_with(label))
@@ -77,7 +81,11 @@ fn parse_btrfs_usage(text: &str) -> Option<(u64, u64)> {
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse::<u64>().ok())
     };
-    Some((value("Device size")?, value("Free (estimated)")?))
+    Some((
+        value("Device size")?,
+        value("Used")?,
+        value("Free (estimated)")?,
+    ))
 }
 
 /// The previous check's measurement, to estimate the fill rate.
@@ -85,6 +93,10 @@ fn parse_btrfs_usage(text: &str) -> Option<(u64, u64)> {
 pub struct Sample {
     pub at_ms: u64,
     pub used_bytes: u64,
+    /// The size then: a rate across a growth measures the growth's own
+    /// allocations, not the writers'.
+    #[serde(default)]
+    pub total_bytes: u64,
 }
 
 /// Why a check decided what it did.
@@ -132,7 +144,7 @@ pub fn decide(
     }
     let mut rate = None;
     let mut to_full = None;
-    if let Some(p) = prev {
+    if let Some(p) = prev.filter(|p| p.total_bytes == usage.total_bytes) {
         let dt = now_ms.saturating_sub(p.at_ms) as f64 / 1000.0;
         if dt > 0.0 && usage.used_bytes > p.used_bytes {
             let r = (usage.used_bytes - p.used_bytes) as f64 / dt;
@@ -205,6 +217,7 @@ mod tests {
         let prev = Sample {
             at_ms: 0,
             used_bytes: 0,
+            total_bytes: 10 * GIB,
         };
         let d = decide(&settings(), &usage(GIB, 9 * GIB), 1, Some(prev), 1000);
         assert!(d.grow);
@@ -227,7 +240,11 @@ mod tests {
     fn parses_btrfs_usage() {
         let text =
             "Overall:\n    Device size:\t\t   1073741824\n    Device allocated:\t\t    228589568\n\
+                    \x20   Used:\t\t\t    314867712\n\
                     \x20   Free (estimated):\t\t    952107008\t(min: 845709312)\n";
-        assert_eq!(parse_btrfs_usage(text), Some((1073741824, 952107008)));
+        assert_eq!(
+            parse_btrfs_usage(text),
+            Some((1073741824, 314867712, 952107008))
+        );
     }
 }

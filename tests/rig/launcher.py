@@ -575,6 +575,7 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
         if self.path.startswith("/_rig/"):
             return self.control(method, body)
         params = urllib.parse.parse_qs(body.decode(errors="replace"))
+        if os.environ.get("RIG_TRACE"): log(body.decode(errors="replace"))
         action = (params.get("Action") or ["?"])[0]
         with LOCK:
             rule = pick_fault(action)

@@ -11,6 +11,7 @@
 
 pub mod loopdev;
 pub mod systemd;
+pub mod tool;
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};

@@ -4,7 +4,7 @@
 //! every process of the machine into its cgroup.
 
 use std::os::unix::net::UnixDatagram;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
@@ -18,6 +18,13 @@ pub struct UserManager {
 
 impl UserManager {
     pub fn start() -> UserManager {
+        Self::start_with(&[])
+    }
+
+    /// Start with `binaries` ((name, path) pairs) visible as /usr/bin/NAME
+    /// inside the manager's namespace (an overlay: the host's /usr/bin is
+    /// untouched), so that units run verbatim.
+    pub fn start_with(binaries: &[(&str, &Path)]) -> UserManager {
         super::require_root();
         let dir = super::unique_dir("systemd");
         let runtime_dir = dir.join("runtime");
@@ -30,9 +37,12 @@ impl UserManager {
         notify
             .set_read_timeout(Some(Duration::from_secs(60)))
             .unwrap();
+        let overlay = overlay_script(&dir, binaries);
         let child = Command::new("unshare")
             .args(["--mount", "--propagation", "private", "sh", "-c"])
-            .arg("mount -t tmpfs mooring-test-run /run && mkdir -p /run/systemd/system && exec systemd --user")
+            .arg(format!(
+                "{overlay}mount -t tmpfs mooring-test-run /run && mkdir -p /run/systemd/system && exec systemd --user"
+            ))
             .env("XDG_RUNTIME_DIR", &runtime_dir)
             .env("XDG_CONFIG_HOME", dir.join("config"))
             .env("HOME", &dir)
@@ -125,4 +135,63 @@ impl Drop for UserManager {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Shell commands that overlay /usr/bin (in the current mount namespace)
+/// with `binaries`, staged under `dir`.
+fn overlay_script(dir: &Path, binaries: &[(&str, &Path)]) -> String {
+    if binaries.is_empty() {
+        return String::new();
+    }
+    let up = dir.join("usr-bin-up");
+    let work = dir.join("usr-bin-work");
+    std::fs::create_dir_all(&up).unwrap();
+    std::fs::create_dir_all(&work).unwrap();
+    for (name, path) in binaries {
+        std::fs::copy(path, up.join(name)).unwrap();
+    }
+    format!(
+        "mount -t overlay mooring-test-bin -o lowerdir=/usr/bin,upperdir={},workdir={} /usr/bin && ",
+        up.display(),
+        work.display()
+    )
+}
+
+/// `systemd-analyze verify` of unit files as they are in the repository
+/// ((name in the unit directory, source) pairs),
+/// with `binaries` present at /usr/bin; returns stderr, which must be empty
+/// (verify reports bad keys there and still exits 0). `names` are the units
+/// to verify (template instances such as `x@scratch.service`).
+pub fn verify(
+    unit_files: &[(&str, PathBuf)],
+    names: &[&str],
+    binaries: &[(&str, &Path)],
+) -> String {
+    super::require_root();
+    let dir = super::temp_dir("verify");
+    let units = dir.path().join("units");
+    std::fs::create_dir_all(&units).unwrap();
+    for (name, source) in unit_files {
+        let dest = units.join(name);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(source, &dest).unwrap();
+    }
+    let overlay = overlay_script(dir.path(), binaries);
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(format!(
+            "{overlay}cd {} && exec systemd-analyze verify \"$@\"",
+            units.display()
+        ))
+        .arg("verify")
+        .args(names)
+        .env("SYSTEMD_UNIT_PATH", format!("{}:", units.display()))
+        .output()
+        .expect("cannot run systemd-analyze");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "systemd-analyze verify failed: {stderr}"
+    );
+    stderr
 }

@@ -1,0 +1,103 @@
+use crate::rig::systemd::{verify, UserManager};
+use crate::{small_config, Fixture, BIN, MIB};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn unit(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("units")
+        .join(name)
+}
+
+#[test]
+fn units_verify_clean() {
+    let files: Vec<(&str, PathBuf)> = [
+        "ebs-grow-init@.service",
+        "ebs-grow@.service",
+        "ebs-grow@.timer",
+    ]
+    .into_iter()
+    .map(|n| (n, unit(n)))
+    .collect();
+    let stderr = verify(
+        &files,
+        &[
+            "ebs-grow-init@scratch.service",
+            "ebs-grow@scratch.service",
+            "ebs-grow@scratch.timer",
+        ],
+        &[("ebs-grow", Path::new(BIN))],
+    );
+    assert!(
+        stderr.is_empty(),
+        "systemd-analyze verify complained: {stderr}"
+    );
+}
+
+/// The verbatim units under a real systemd manager: the timer fires, the
+/// check runs and grows the filesystem.
+#[tokio::test]
+async fn timer_fires_and_the_check_grows_the_filesystem() {
+    let f = Fixture::new(json!({}), small_config(json!({})));
+    f.ok(&["init"]);
+    f.fill("a", 600 * MIB);
+    // Mounted before the manager starts, so its namespace sees the mount.
+    let manager = UserManager::start_with(&[("ebs-grow", Path::new(BIN))]);
+    for name in ["ebs-grow@.service", "ebs-grow@.timer"] {
+        manager.install(name, &std::fs::read_to_string(unit(name)).unwrap());
+    }
+    let instance = String::from_utf8(
+        std::process::Command::new("systemd-escape")
+            .args(["--path", f.mp.to_str().unwrap()])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    // An admin's drop-ins: the environment of this simulated instance, and
+    // a faster timer.
+    let env: String = f
+        .tool
+        .env
+        .iter()
+        .map(|(k, v)| format!("Environment=\"{k}={v}\"\n"))
+        .collect();
+    let log = manager.path("check.log");
+    manager.install(
+        "ebs-grow@.service.d/test.conf",
+        &format!(
+            "[Service]\n{env}StandardOutput=append:{0}\nStandardError=append:{0}\n",
+            log.display()
+        ),
+    );
+    manager.install(
+        "ebs-grow@.timer.d/test.conf",
+        // An empty On*Sec= resets every timer setting, so only one reset.
+        "[Timer]\nOnActiveSec=\nOnActiveSec=1s\nOnUnitActiveSec=2s\nRandomizedDelaySec=0\n",
+    );
+    let timer = format!("ebs-grow@{instance}.timer");
+    let service = format!("ebs-grow@{instance}.service");
+    let out = manager.systemctl(&["start", &timer]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while f.btrfs_devices() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the timer's check never grew the filesystem; result {} condition {}; status: {}; log: {}",
+            manager.property(&service, "Result"),
+            manager.property(&service, "ConditionResult"),
+            String::from_utf8_lossy(&manager.systemctl(&["status", &timer, &service]).stdout),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(f.ours().await.len(), 2);
+    drop(manager);
+}

@@ -1,0 +1,146 @@
+//! Running a real Mooring binary as a simulated instance would: its AWS
+//! endpoint is the rig's fault proxy, its IMDS the instance's own server,
+//! its credentials come from that IMDS, its devices from the instance's
+//! device directories, and its run/state files from a directory of the
+//! test's own.
+
+use super::{Rig, SimInstance};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+/// A tool bound to one simulated instance.
+pub struct Tool {
+    pub bin: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub base: PathBuf,
+}
+
+/// AWS variables that must not leak from the caller into a tool under test.
+const SCRUBBED: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+];
+
+impl Tool {
+    /// `base` holds the tool's run and state directories.
+    pub fn new(bin: &str, rig: &Rig, inst: &SimInstance, base: &Path) -> Tool {
+        let mut env = rig.tool_env(inst);
+        env.extend([
+            (
+                "MOORING_RUN_DIR".to_string(),
+                base.join("run").display().to_string(),
+            ),
+            (
+                "MOORING_SYS_BLOCK_DIR".to_string(),
+                inst.sys_block_dir.display().to_string(),
+            ),
+            (
+                "MOORING_DEV_DIR".to_string(),
+                inst.dev_dir.display().to_string(),
+            ),
+            (
+                "MOORING_BY_ID_DIR".to_string(),
+                inst.by_id_dir.display().to_string(),
+            ),
+            // Fewer attempts than production, so that a test of a fault
+            // that outlasts the retries ends quickly.
+            ("AWS_MAX_ATTEMPTS".to_string(), "4".to_string()),
+        ]);
+        Tool {
+            bin: PathBuf::from(bin),
+            env,
+            base: base.to_path_buf(),
+        }
+    }
+
+    pub fn with_env(mut self, key: &str, value: impl Into<String>) -> Tool {
+        self.env.push((key.to_string(), value.into()));
+        self
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(args);
+        for k in SCRUBBED {
+            cmd.env_remove(k);
+        }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
+    /// Run to completion.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("cannot run the tool")
+    }
+
+    /// Start the tool stopped (SIGSTOP before exec), so that a test can
+    /// arm a fault for its PID before it makes any call; `resume` it then.
+    pub fn spawn_stopped(&self, args: &[&str]) -> Child {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg("kill -STOP $$; exec \"$0\" \"$@\"")
+            .arg(&self.bin)
+            .args(args);
+        for k in SCRUBBED {
+            cmd.env_remove(k);
+        }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        let child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start the tool");
+        wait_stopped(child.id());
+        child
+    }
+}
+
+/// Wait (bounded) until `pid` is stopped.
+fn wait_stopped(pid: u32) {
+    let stat = format!("/proc/{pid}/stat");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(&stat).unwrap_or_default();
+        // The state follows the command name's closing parenthesis.
+        if let Some(rest) = text.rsplit_once(')').map(|(_, r)| r.trim_start()) {
+            if rest.starts_with('T') {
+                return;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "process {pid} never stopped"
+        );
+        std::thread::yield_now();
+    }
+}
+
+pub fn resume(child: &Child) {
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(child),
+        rustix::process::Signal::CONT,
+    )
+    .expect("SIGCONT");
+}
+
+/// stdout, stderr and the exit code, for assertion messages.
+pub fn describe(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+pub fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", describe(out)))
+}
