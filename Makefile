@@ -10,7 +10,7 @@ CLEAN_AWS_ENV = env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION
 	-u AWS_PROFILE -u AWS_REGION -u AWS_DEFAULT_REGION -u AWS_ENDPOINT_URL \
 	-u AWS_EC2_METADATA_SERVICE_ENDPOINT -u AWS_CONFIG_FILE -u AWS_SHARED_CREDENTIALS_FILE
 
-.PHONY: all build release deps lint test unit
+.PHONY: all build release deps lint test unit demo bench
 
 all: build
 
@@ -35,3 +35,11 @@ test: deps lint
 # Only the tests that need neither root nor the rig.
 unit:
 	cargo test --lib
+
+# The main job on the local stand-ins: ebs-grow grows a btrfs mount.
+demo: deps build
+	python3 scripts/demo.py
+
+# Wall time, peak RSS and EC2 calls per run, as a table (bench/RESULTS.md).
+bench: deps release
+	python3 scripts/bench.py bench/RESULTS.md

@@ -197,8 +197,10 @@ impl DeviceResolver {
         deadline
             .poll(
                 format!("the block device of {volume_id}"),
-                Duration::from_millis(50),
-                Duration::from_millis(500),
+                // Local files only, so polling often costs nothing but
+                // keeps the wait close to the real attach time.
+                Duration::from_millis(20),
+                Duration::from_millis(100),
                 || {
                     let r = self.resolve(volume_id, attach_device, size_bytes);
                     async move { r }

@@ -84,7 +84,12 @@ impl ReportTrait for Report {
             lines.push(usage_line("before", u));
         }
         if let Some(u) = &self.after {
-            lines.push(usage_line("after", u));
+            let label = if self.command == "status" {
+                "usage"
+            } else {
+                "after"
+            };
+            lines.push(usage_line(label, u));
         }
         for d in &self.devices {
             lines.push(format!(

@@ -4,7 +4,6 @@
 
 use super::config::Settings;
 use super::fs::FsKind;
-use crate::block::cmd::run;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -49,43 +48,89 @@ pub fn measure(kind: FsKind, mountpoint: &Path) -> Result<Usage> {
         inodes_free: st.f_ffree,
     };
     if kind == FsKind::Btrfs {
-        let out = run(
-            "btrfs",
-            &["filesystem", "usage", "-b", &mountpoint.to_string_lossy()],
-        )?;
-        let (size, used, free) = parse_btrfs_usage(&out).with_context(|| {
-            format!(
-                "cannot read `btrfs filesystem usage` of {}",
-                mountpoint.display()
-            )
-        })?;
-        // "Used" grows smoothly with what writers write; "size minus free
-        // (estimated)" jumps by hundreds of MiB when btrfs allocates a
-        // chunk, which would read as a burst of writes.
-        usage.total_bytes = size;
-        usage.avail_bytes = free.min(size);
-        usage.used_bytes = used;
+        let b = btrfs_usage(Path::new("/sys/fs/btrfs"), mountpoint)?;
+        usage.total_bytes = b.size;
+        usage.avail_bytes = b.free_estimated.min(b.size);
+        usage.used_bytes = b.used;
         usage.inodes_total = 0;
         usage.inodes_free = 0;
     }
     Ok(usage)
 }
 
-/// "Device size", "Used" and "Free (estimated)" from `btrfs filesystem
-/// usage -b`.
-fn parse_btrfs_usage(text: &str) -> Option<(u64, u64, u64)> {
-    let value = |label: &str| {
-        text.lines()
-            .find(|l| l.trim_start().starts_with(label))
-            .and_then(|l| l.split(':').nth(1))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse::<u64>().ok())
-    };
-    Some((
-        value("Device size")?,
-        value("Used")?,
-        value("Free (estimated)")?,
-    ))
+/// What `btrfs filesystem usage` calls Device size, Used and Free
+/// (estimated), read from sysfs: the idle check spawns no process. "Used"
+/// (raw bytes in use) grows smoothly with what writers write, where "size
+/// minus free" jumps by hundreds of MiB when btrfs allocates a chunk.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BtrfsUsage {
+    pub size: u64,
+    pub used: u64,
+    pub free_estimated: u64,
+}
+
+/// The btrfs mounted at `mountpoint`, found in `sys_btrfs` (/sys/fs/btrfs)
+/// by its devices.
+pub fn btrfs_usage(sys_btrfs: &Path, mountpoint: &Path) -> Result<BtrfsUsage> {
+    let entry = crate::block::mount::mounted_at(mountpoint)?
+        .with_context(|| format!("{} is not mounted", mountpoint.display()))?;
+    let device = std::fs::canonicalize(&entry.source)
+        .with_context(|| format!("cannot resolve {}", entry.source))?;
+    let name = device
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let fs_dir = std::fs::read_dir(sys_btrfs)
+        .with_context(|| format!("cannot read {}", sys_btrfs.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("devices").join(&name).exists())
+        .with_context(|| format!("no btrfs in {} has device {name}", sys_btrfs.display()))?;
+    btrfs_usage_of(&fs_dir)
+}
+
+fn read_u64(path: &Path) -> Result<u64> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    text.trim()
+        .parse()
+        .with_context(|| format!("{} does not hold a number", path.display()))
+}
+
+/// Usage from one filesystem's sysfs directory.
+pub fn btrfs_usage_of(fs_dir: &Path) -> Result<BtrfsUsage> {
+    let mut size = 0;
+    for dev in std::fs::read_dir(fs_dir.join("devices"))
+        .with_context(|| format!("cannot read {}/devices", fs_dir.display()))?
+        .flatten()
+    {
+        // The link points at the block device's sysfs directory; its size
+        // is in 512-byte sectors.
+        size += read_u64(&dev.path().join("size"))? * 512;
+    }
+    let alloc = fs_dir.join("allocation");
+    let (mut used, mut allocated) = (0, 0);
+    for kind in ["data", "metadata", "system"] {
+        used += read_u64(&alloc.join(kind).join("disk_used"))?;
+        allocated += read_u64(&alloc.join(kind).join("disk_total"))?;
+    }
+    let data_total = read_u64(&alloc.join("data/total_bytes"))?;
+    let data_used = read_u64(&alloc.join("data/bytes_used"))?;
+    let data_disk = read_u64(&alloc.join("data/disk_total"))?;
+    // Raw bytes per byte of data: 1 for single, 2 for raid1/dup.
+    let ratio = if data_total > 0 {
+        data_disk as f64 / data_total as f64
+    } else {
+        1.0
+    }
+    .max(1.0);
+    let unallocated = size.saturating_sub(allocated);
+    let free_estimated = data_total.saturating_sub(data_used) + (unallocated as f64 / ratio) as u64;
+    Ok(BtrfsUsage {
+        size,
+        used,
+        free_estimated,
+    })
 }
 
 /// The previous check's measurement, to estimate the fill rate.
@@ -237,14 +282,33 @@ mod tests {
     }
 
     #[test]
-    fn parses_btrfs_usage() {
-        let text =
-            "Overall:\n    Device size:\t\t   1073741824\n    Device allocated:\t\t    228589568\n\
-                    \x20   Used:\t\t\t    314867712\n\
-                    \x20   Free (estimated):\t\t    952107008\t(min: 845709312)\n";
-        assert_eq!(
-            parse_btrfs_usage(text),
-            Some((1073741824, 314867712, 952107008))
-        );
+    fn btrfs_usage_from_a_sysfs_tree() {
+        let root = tempfile::tempdir().unwrap();
+        let fs = root.path().join("uuid");
+        for (dev, sectors) in [("loop0", 2097152u64), ("loop1", 2097152)] {
+            let d = fs.join("devices").join(dev);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("size"), format!("{sectors}\n")).unwrap();
+        }
+        let values = [
+            ("data", 600, 500, 600),
+            ("metadata", 100, 10, 200),
+            ("system", 8, 1, 16),
+        ];
+        for (kind, total, used, disk_total) in values {
+            let d = fs.join("allocation").join(kind);
+            std::fs::create_dir_all(&d).unwrap();
+            let mib = |n: u64| (n << 20).to_string();
+            std::fs::write(d.join("total_bytes"), mib(total)).unwrap();
+            std::fs::write(d.join("bytes_used"), mib(used)).unwrap();
+            std::fs::write(d.join("disk_total"), mib(disk_total)).unwrap();
+            let disk_used = if kind == "data" { used } else { used * 2 };
+            std::fs::write(d.join("disk_used"), mib(disk_used)).unwrap();
+        }
+        let u = btrfs_usage_of(&fs).unwrap();
+        assert_eq!(u.size, 2 * GIB);
+        assert_eq!(u.used, (500 + 20 + 2) << 20);
+        // 100 MiB free in data chunks + (2048 - 816) MiB unallocated.
+        assert_eq!(u.free_estimated, (100 + 2048 - 816) << 20);
     }
 }

@@ -295,3 +295,85 @@ async fn teardown_deletes_only_what_ebs_grow_created() {
         "the admin's device was touched"
     );
 }
+
+/// btrfs with the modify strategy: the first growth resizes the volume in
+/// place (`resize <devid>:max`); the next one, inside EC2's 6-hour window,
+/// falls back to adding a volume.
+#[tokio::test]
+async fn btrfs_modify_then_falls_back_to_add() {
+    let f = Fixture::new(json!({}), small_config(json!({"strategy": "modify"})));
+    let init = f.ok(&["init"]);
+    let vid = init["volume_id"].as_str().unwrap().to_string();
+    f.fill("a", 600 * MIB);
+    let before = f.df_total();
+    let grown = f.ok(&["check"]);
+    assert_eq!(grown["action"], "grown", "{grown}");
+    assert_eq!(grown["volume_id"], vid.as_str());
+    assert_eq!(f.btrfs_devices(), 1);
+    assert!(
+        f.df_total() >= before + GIB * 9 / 10,
+        "btrfs did not grow in place"
+    );
+    f.fill("b", 700 * MIB);
+    let added = f.ok(&["check"]);
+    assert_eq!(added["action"], "added", "{added}");
+    assert!(
+        added["notes"][0].as_str().unwrap().contains("6 hours"),
+        "{added}"
+    );
+    assert_eq!(f.btrfs_devices(), 2);
+    assert_eq!(f.ours().await.len(), 2);
+}
+
+/// The sysfs reading of btrfs usage agrees with `btrfs filesystem usage`.
+#[test]
+fn btrfs_usage_from_sysfs_matches_btrfs_progs() {
+    use crate::rig::loopdev::{LoopDevice, MountGuard};
+    let dir = crate::rig::temp_dir("usage");
+    let mp = dir.path().join("m");
+    let a = LoopDevice::new(GIB);
+    let b = LoopDevice::new(GIB);
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(args[0])
+            .args(&args[1..])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run(&["mkfs.btrfs", "-q", a.path_str()]);
+    std::fs::create_dir_all(&mp).unwrap();
+    let _m = MountGuard(mp.clone());
+    run(&["mount", a.path_str(), mp.to_str().unwrap()]);
+    run(&["btrfs", "device", "add", b.path_str(), mp.to_str().unwrap()]);
+    run(&["fallocate", "-l", "700M", mp.join("f").to_str().unwrap()]);
+    run(&["sync"]);
+    let ours =
+        mooring::ebs_grow::usage::btrfs_usage(std::path::Path::new("/sys/fs/btrfs"), &mp).unwrap();
+    let text = run(&["btrfs", "filesystem", "usage", "-b", mp.to_str().unwrap()]);
+    let value = |label: &str| -> u64 {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap();
+        line.split(':')
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(ours.size, value("Device size"));
+    assert_eq!(ours.used, value("Used:"));
+    let theirs = value("Free (estimated)") as f64;
+    assert!(
+        (ours.free_estimated as f64 - theirs).abs() / theirs < 0.01,
+        "{ours:?} vs {theirs}"
+    );
+}

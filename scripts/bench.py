@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""make bench: wall time, CPU time, peak RSS and EC2 calls per run of the
+release binaries against the local stand-ins, written as a markdown table.
+
+Each run is a whole process (exec to exit), measured with wait4(): wall
+time from spawn to reap, user+sys CPU time (the tool's own time), and peak
+RSS. EC2 calls are counted by the rig's proxy."""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "rig"))
+from rigctl import Rig, venv_python  # noqa: E402
+
+TARGET = os.environ.get("CARGO_TARGET_DIR", "target")
+EBS_GROW = os.path.join(TARGET, "release", "ebs-grow")
+
+
+def measure(argv, env):
+    """(wall s, cpu s, peak RSS KiB, exit code) of one process, run under
+    GNU time for its peak RSS (a child spawned straight from this Python
+    process would inherit Python's RSS high-water mark until it execs).
+    Wall and CPU come from wait4() on time, so they include time's own
+    fork and exec: the "harness" row measures that overhead alone."""
+    with tempfile.NamedTemporaryFile("r") as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(["/usr/bin/time", "-f", "%M %x", "-o", out.name, *argv], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, _, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        rss, code = out.read().split()[-2:]
+    return wall, usage.ru_utime + usage.ru_stime, int(rss), int(code)
+
+
+class Mount:
+    """An ebs-grow btrfs mount on a fresh simulated instance."""
+
+    def __init__(self, rig):
+        self.rig = rig
+        self.inst = rig.instance()
+        self.base = tempfile.mkdtemp(prefix="mooring-bench-", dir="/var/tmp")
+        self.mp = os.path.join(self.base, "scratch")
+        config = os.path.join(self.base, "ebs-grow.json")
+        with open(config, "w") as f:
+            json.dump({"mountpoint": self.mp, "initial_size_gib": 1, "size_ladder_gib": [[0, 1]],
+                       "min_free_gib": 0, "fstab": os.path.join(self.base, "fstab"),
+                       "state_dir": os.path.join(self.base, "state")}, f)
+        self.env = rig.tool_env(self.inst, self.base)
+        self.env["EBS_GROW_CONFIG"] = config
+        rig.mounts.append(self.mp)
+        out = subprocess.run([EBS_GROW, "init", "-q"], env=self.env, capture_output=True, text=True)
+        if out.returncode != 0:
+            sys.exit(f"ebs-grow init failed: {out.stderr}")
+
+    def fill(self, mib):
+        subprocess.run(["fallocate", "-l", f"{mib}M", os.path.join(self.mp, f"fill-{time.time_ns()}")], check=True)
+
+
+def row(name, runs, calls, goal):
+    walls = [r[0] * 1000 for r in runs]
+    cpus = [r[1] * 1000 for r in runs]
+    rss = max(r[2] for r in runs) / 1024
+    failed = sum(1 for r in runs if r[3] != 0)
+    per_run = calls / len(runs)
+    return (f"| {name} | {len(runs)} | {statistics.median(walls):.1f} | {max(walls):.1f} | "
+            f"{statistics.median(cpus):.1f} | {rss:.1f} | {per_run:.1f} | {failed} | {goal} |")
+
+
+def main():
+    out_path = sys.argv[1] if len(sys.argv) > 1 else None
+    if os.geteuid() != 0:
+        sys.exit("make bench needs root (loop devices, mounts)")
+    rig = Rig(venv_python())
+    rows = []
+    runs = [measure(["/bin/true"], dict(os.environ)) for _ in range(50)]
+    rows.append(row("harness overhead (/bin/true)", runs, 0, "subtract from the rows below"))
+
+    # Idle check: room to spare, so statvfs + btrfs usage and nothing else.
+    m = Mount(rig)
+    rig.calls()
+    runs = [measure([EBS_GROW, "check", "-q"], m.env) for _ in range(50)]
+    rows.append(row("ebs-grow check, idle (btrfs)", runs, len(rig.calls()), "< 5 ms own time, 0 calls"))
+
+    # A growth, with an emulated attach of 1 s (EC2 takes 1-10 s or more).
+    rig.control("/_rig/config", {"attach_delay": 1.0})
+    runs, calls = [], 0
+    for _ in range(5):
+        g = Mount(rig)
+        g.fill(700)
+        rig.calls()
+        runs.append(measure([EBS_GROW, "check", "-q"], g.env))
+        calls += len(rig.calls())
+    rows.append(row("ebs-grow check, growth (1 s attach)", runs, calls, "<= 8 calls, wall ~ attach"))
+
+    size = os.path.getsize(EBS_GROW) / 2**20
+    table = "\n".join([
+        "# Mooring benchmarks",
+        "",
+        f"Release binaries against the local stand-ins (moto + IMDSv2 + loop devices); "
+        f"ebs-grow binary {size:.1f} MiB. Each run is one whole process.",
+        "",
+        "| scenario | runs | wall p50 ms | wall max ms | CPU p50 ms (own time) | peak RSS MiB | EC2 calls/run | failed | goal |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ])
+    print(table)
+    if out_path:
+        os.makedirs(os.path.dirname(out_path) or ".", exist_ok=True)
+        with open(out_path, "w") as f:
+            f.write(table)
+
+
+if __name__ == "__main__":
+    main()
