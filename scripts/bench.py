@@ -53,6 +53,7 @@ class Mount:
         self.env = rig.tool_env(self.inst, self.base)
         self.env["EBS_GROW_CONFIG"] = config
         rig.mounts.append(self.mp)
+        rig.dirs.append(self.base)
         out = subprocess.run([EBS_GROW, "init", "-q"], env=self.env, capture_output=True, text=True)
         if out.returncode != 0:
             sys.exit(f"ebs-grow init failed: {out.stderr}")

@@ -48,6 +48,7 @@ def main():
 
     print(f"simulated instance {inst['instance_id']} in {inst['az']} (moto + IMDSv2 + loop devices)")
     rig.mounts.append(mp)
+    rig.dirs.append(base)
     ebs_grow("init")
     print(f"\n/scratch after init: {df(mp)}")
     subprocess.run(["fallocate", "-l", "700M", os.path.join(mp, "data")], check=True)
@@ -60,7 +61,6 @@ def main():
     print(f"an idle check made {len(rig.calls())} EC2 calls")
     ebs_grow("status")
     ebs_grow("teardown", "--yes", "-q")
-    subprocess.run(["rm", "-rf", base])
 
 
 if __name__ == "__main__":

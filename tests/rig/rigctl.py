@@ -29,6 +29,7 @@ class Rig:
         ports = json.loads(line)
         self.endpoint = f"http://127.0.0.1:{ports['proxy']}"
         self.mounts = []
+        self.dirs = []
         atexit.register(self.close)
 
     def control(self, path, body=None):
@@ -75,6 +76,8 @@ class Rig:
             for dev in out.stdout.split():
                 subprocess.run(["losetup", "-d", dev], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
+        for d in self.dirs:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def venv_python():
