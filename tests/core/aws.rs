@@ -16,7 +16,7 @@ async fn connect(rig: &Rig, inst: &SimInstance) -> Aws {
         .unwrap()
 }
 
-fn spec(az: &str, size_gib: i32, tags: &[(&str, &str)]) -> VolumeSpec {
+pub(crate) fn spec(az: &str, size_gib: i32, tags: &[(&str, &str)]) -> VolumeSpec {
     VolumeSpec {
         size_gib,
         volume_type: "gp3".into(),
@@ -31,6 +31,20 @@ fn spec(az: &str, size_gib: i32, tags: &[(&str, &str)]) -> VolumeSpec {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
     }
+}
+
+/// A new 1 GiB volume in `az`, created by the library as a tool would.
+async fn new_volume(aws: &Aws, az: &str, token: &str) -> mooring::aws::volumes::VolumeInfo {
+    volumes::create_volume(
+        &aws.ec2,
+        &spec(az, 1, &[]),
+        token,
+        SystemTime::now(),
+        &deadline(),
+    )
+    .await
+    .unwrap()
+    .volume
 }
 
 fn deadline() -> Deadline {
@@ -202,16 +216,7 @@ async fn attach_recognises_a_lost_race() {
     let b = rig.instance(json!({}));
     let aws_a = connect(&rig, &a).await;
     let aws_b = connect(&rig, &b).await;
-    let vol = volumes::create_volume(
-        &aws_a.ec2,
-        &spec(&a.az, 1, &[]),
-        "race",
-        SystemTime::now(),
-        &deadline(),
-    )
-    .await
-    .unwrap()
-    .volume;
+    let vol = new_volume(&aws_a, &a.az, "race").await;
     let me_a = describe_instance(&aws_a.ec2, &a.id).await.unwrap().unwrap();
     let me_b = describe_instance(&aws_b.ec2, &b.id).await.unwrap().unwrap();
     let won = volumes::attach_volume(&aws_a.ec2, &me_a, &vol)
@@ -250,26 +255,8 @@ async fn attach_moves_past_a_device_name_in_use() {
         .await
         .unwrap()
         .unwrap();
-    let v1 = volumes::create_volume(
-        &aws.ec2,
-        &spec(&inst.az, 1, &[]),
-        "n1",
-        SystemTime::now(),
-        &deadline(),
-    )
-    .await
-    .unwrap()
-    .volume;
-    let v2 = volumes::create_volume(
-        &aws.ec2,
-        &spec(&inst.az, 1, &[]),
-        "n2",
-        SystemTime::now(),
-        &deadline(),
-    )
-    .await
-    .unwrap()
-    .volume;
+    let v1 = new_volume(&aws, &inst.az, "n1").await;
+    let v2 = new_volume(&aws, &inst.az, "n2").await;
     // Someone else takes /dev/sdf.
     rig.ec2()
         .await
@@ -329,16 +316,7 @@ async fn attachment_limit_is_counted_and_final() {
         .unwrap();
     assert_eq!(me.free_attachment_slots(2), 0);
     assert_eq!(me.free_attachment_slots(28), 26);
-    let vol = volumes::create_volume(
-        &aws.ec2,
-        &spec(&inst.az, 1, &[]),
-        "lim",
-        SystemTime::now(),
-        &deadline(),
-    )
-    .await
-    .unwrap()
-    .volume;
+    let vol = new_volume(&aws, &inst.az, "lim").await;
     let err = volumes::attach_volume(&aws.ec2, &me, &vol)
         .await
         .unwrap_err();
@@ -357,16 +335,7 @@ async fn waits_through_the_attaching_phase() {
     rig.config(json!({"attach_delay": 1.5}));
     let inst = rig.instance(json!({"naming": "by-id"}));
     let aws = connect(&rig, &inst).await;
-    let vol = volumes::create_volume(
-        &aws.ec2,
-        &spec(&inst.az, 1, &[]),
-        "slow",
-        SystemTime::now(),
-        &deadline(),
-    )
-    .await
-    .unwrap()
-    .volume;
+    let vol = new_volume(&aws, &inst.az, "slow").await;
     let me = describe_instance(&aws.ec2, &inst.id)
         .await
         .unwrap()
@@ -394,16 +363,7 @@ async fn waits_through_the_attaching_phase() {
     assert_eq!(attached.attachment.unwrap().state, "attached");
 
     // A wait shorter than the attach runs out with a typed error.
-    let v2 = volumes::create_volume(
-        &aws.ec2,
-        &spec(&inst.az, 1, &[]),
-        "slow2",
-        SystemTime::now(),
-        &deadline(),
-    )
-    .await
-    .unwrap()
-    .volume;
+    let v2 = new_volume(&aws, &inst.az, "slow2").await;
     let me = describe_instance(&aws.ec2, &inst.id)
         .await
         .unwrap()
@@ -425,16 +385,7 @@ async fn delete_on_termination_is_set_and_verified() {
     let rig = Rig::start();
     let inst = rig.instance(json!({}));
     let aws = connect(&rig, &inst).await;
-    let vol = volumes::create_volume(
-        &aws.ec2,
-        &spec(&inst.az, 1, &[]),
-        "dot",
-        SystemTime::now(),
-        &deadline(),
-    )
-    .await
-    .unwrap()
-    .volume;
+    let vol = new_volume(&aws, &inst.az, "dot").await;
     let me = describe_instance(&aws.ec2, &inst.id)
         .await
         .unwrap()

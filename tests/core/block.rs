@@ -1,7 +1,7 @@
 use crate::rig::loopdev::{LoopDevice, MountGuard};
 use crate::rig::{temp_dir, Rig};
 use mooring::aws::instance::describe_instance;
-use mooring::aws::volumes::{self, VolumeSpec};
+use mooring::aws::volumes;
 use mooring::aws::Aws;
 use mooring::block::mount::{mount_by_uuid, mounted_at};
 use mooring::block::probe::fs_identity;
@@ -145,17 +145,7 @@ async fn fresh_volume_proof_allows_force_only_for_that_volume() {
         .await
         .unwrap();
     let deadline = Deadline::after(Duration::from_secs(60));
-    let spec = VolumeSpec {
-        size_gib: 1,
-        volume_type: "gp3".into(),
-        iops: None,
-        throughput: None,
-        encrypted: false,
-        kms_key_id: None,
-        snapshot_id: None,
-        availability_zone: inst.az.clone(),
-        tags: Default::default(),
-    };
+    let spec = crate::aws::spec(&inst.az, 1, &[]);
     let mine = volumes::create_volume(&aws.ec2, &spec, "fresh-1", SystemTime::now(), &deadline)
         .await
         .unwrap();

@@ -20,18 +20,6 @@ fn grown_fixture() -> Fixture {
 async fn assert_grown_once(f: &Fixture, context: &str) {
     let ours = f.ours().await;
     assert_eq!(ours.len(), 2, "{context}: {} ebs-grow volumes", ours.len());
-    let me = f
-        .rig
-        .ec2()
-        .await
-        .describe_instances()
-        .instance_ids(&f.inst.id)
-        .send()
-        .await
-        .unwrap();
-    let bdm = me.reservations()[0].instances()[0]
-        .block_device_mappings()
-        .to_vec();
     for v in &ours {
         let att = v.attachments();
         assert_eq!(
@@ -41,12 +29,8 @@ async fn assert_grown_once(f: &Fixture, context: &str) {
             v.volume_id()
         );
         assert_eq!(att[0].instance_id(), Some(f.inst.id.as_str()), "{context}");
-        let m = bdm
-            .iter()
-            .find(|m| m.ebs().unwrap().volume_id() == v.volume_id())
-            .unwrap();
         assert_eq!(
-            m.ebs().unwrap().delete_on_termination(),
+            f.delete_on_termination(v.volume_id().unwrap()).await,
             Some(true),
             "{context}: {:?}",
             v.volume_id()

@@ -59,25 +59,9 @@ async fn btrfs_init_fill_check_adds_a_volume() {
     );
     assert_eq!(tag(new, "mooring:mountpoint"), Some(f.mp.to_str().unwrap()));
     assert_eq!(new.attachments()[0].instance_id(), Some(f.inst.id.as_str()));
-    let me = f
-        .rig
-        .ec2()
-        .await
-        .describe_instances()
-        .instance_ids(&f.inst.id)
-        .send()
-        .await
-        .unwrap();
-    let bdm = me.reservations()[0].instances()[0]
-        .block_device_mappings()
-        .to_vec();
     for v in &ours {
-        let m = bdm
-            .iter()
-            .find(|m| m.ebs().unwrap().volume_id() == v.volume_id())
-            .unwrap();
         assert_eq!(
-            m.ebs().unwrap().delete_on_termination(),
+            f.delete_on_termination(v.volume_id().unwrap()).await,
             Some(true),
             "{:?}",
             v.volume_id()

@@ -129,6 +129,25 @@ impl Fixture {
             .to_vec()
     }
 
+    /// DeleteOnTermination of `volume_id` in the instance's block device
+    /// mappings (where EC2 keeps it).
+    pub async fn delete_on_termination(&self, volume_id: &str) -> Option<bool> {
+        let out = self
+            .rig
+            .ec2()
+            .await
+            .describe_instances()
+            .instance_ids(&self.inst.id)
+            .send()
+            .await
+            .unwrap();
+        out.reservations()[0].instances()[0]
+            .block_device_mappings()
+            .iter()
+            .find(|m| m.ebs().and_then(|e| e.volume_id()) == Some(volume_id))
+            .and_then(|m| m.ebs()?.delete_on_termination())
+    }
+
     /// Devices of the btrfs at the mountpoint.
     pub fn btrfs_devices(&self) -> usize {
         let out = Command::new("btrfs")

@@ -90,8 +90,15 @@ _orig_create_volume = EBSBackend.create_volume
 _orig_attach_eni = NetworkInterfaceBackend.attach_network_interface
 
 
-def attachment_count(instance):
-    return len(instance.block_device_mapping) + len(instance.nics)
+def check_attachment_limit(instance):
+    # Volumes and interfaces share the instance's attachment slots (Nitro).
+    sim = INSTANCES.get(instance.id)
+    limit = sim.attachment_limit if sim else 28
+    if len(instance.block_device_mapping) + len(instance.nics) >= limit:
+        raise RigEC2Error(
+            "AttachmentLimitExceeded",
+            f"Instance {instance.id} has reached its attachment limit of {limit}",
+        )
 
 
 def attach_volume(self, volume_id, instance_id, device_path, delete_on_termination=False):
@@ -113,14 +120,9 @@ def attach_volume(self, volume_id, instance_id, device_path, delete_on_terminati
             "InvalidParameterValue",
             f"Invalid value '{device_path}' for unixDevice. Attachment point {device_path} is already in use",
         )
-    sim = INSTANCES.get(instance_id)
-    limit = sim.attachment_limit if sim else 28
-    if attachment_count(instance) >= limit:
-        raise RigEC2Error(
-            "AttachmentLimitExceeded",
-            f"Instance {instance_id} has reached its attachment limit of {limit}",
-        )
+    check_attachment_limit(instance)
     att = _orig_attach_volume(self, volume_id, instance_id, device_path, delete_on_termination)
+    sim = INSTANCES.get(instance_id)
     att.ready_at = time.monotonic() + CONFIG["attach_delay"]
     if sim is not None:
         sim.plug_volume(volume, device_path, CONFIG["attach_delay"])
@@ -192,13 +194,7 @@ def attach_eni(self, eni_id, instance_id, device_index):
             "InvalidParameterValue",
             f"Instance '{instance_id}' already has an interface attached at device index '{device_index}'.",
         )
-    sim = INSTANCES.get(instance_id)
-    limit = sim.attachment_limit if sim else 28
-    if attachment_count(instance) >= limit:
-        raise RigEC2Error(
-            "AttachmentLimitExceeded",
-            f"Instance {instance_id} has reached its attachment limit of {limit}",
-        )
+    check_attachment_limit(instance)
     return _orig_attach_eni(self, eni_id, instance_id, device_index)
 
 
