@@ -132,3 +132,25 @@ impl DeviceArgs {
         }
     }
 }
+
+/// The body of every tool's `main`: logging, a single-threaded runtime,
+/// the run, the error chain printed once, the documented exit code.
+pub fn main(
+    verbose: u8,
+    quiet: u8,
+    run: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> ! {
+    crate::logging::init(verbose, quiet);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("cannot start the async runtime");
+    let code = match runtime.block_on(run) {
+        Ok(()) => crate::exit::Code::Ok,
+        Err(err) => {
+            log::error!("{err:#}");
+            crate::exit::code_for(&err)
+        }
+    };
+    std::process::exit(code.as_i32())
+}

@@ -7,6 +7,7 @@ pub mod block;
 pub mod cli;
 pub mod ebs_grow;
 pub mod envfile;
+pub mod etcd_member;
 pub mod exit;
 pub mod fsutil;
 pub mod imds;

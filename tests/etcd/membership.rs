@@ -1,0 +1,147 @@
+use crate::rig::tool::describe;
+use crate::Fixture;
+use std::time::Duration;
+
+/// Three instances booting at the same moment form one 3-member cluster
+/// (not three) that serves writes; a fourth joins as a learner and is
+/// promoted; a restart changes no membership; a terminated member is
+/// replaced and the data written before is still there.
+#[tokio::test]
+async fn bootstrap_join_restart_and_replace() {
+    let mut f = Fixture::new("prod", 3);
+    for _ in 0..3 {
+        f.launch();
+    }
+    // All three prepare concurrently.
+    let reports: Vec<serde_json::Value> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3)
+            .map(|n| {
+                let f = &f;
+                s.spawn(move || f.prepare(n))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for r in &reports {
+        assert_eq!(r["decision"], "new", "{r}");
+        assert_eq!(
+            r["initial_cluster"], reports[0]["initial_cluster"],
+            "instances disagree on the initial cluster"
+        );
+    }
+    for n in 0..3 {
+        f.start(n);
+    }
+    let names: Vec<String> = f.nodes.iter().map(|n| n.inst.id.clone()).collect();
+    let mut expect: Vec<(String, bool)> = names.iter().map(|n| (n.clone(), false)).collect();
+    expect.sort();
+    for n in 0..3 {
+        assert_eq!(f.members(n).await, expect, "node {n} sees another cluster");
+    }
+    let mut c0 = f.client(0).await;
+    c0.put("before", "kept", None).await.unwrap();
+    let mut c2 = f.client(2).await;
+    let got = c2.get("before", None).await.unwrap();
+    assert_eq!(got.kvs()[0].value_str().unwrap(), "kept");
+
+    // Scale out: a fourth instance joins as a learner, then is promoted.
+    let d = f.launch();
+    let r = f.prepare(d);
+    assert_eq!(r["decision"], "join", "{r}");
+    assert_eq!(r["initial_cluster_state"], "existing");
+    f.start(d);
+    let learners: Vec<bool> = f.members(0).await.iter().map(|m| m.1).collect();
+    assert_eq!(
+        learners.iter().filter(|l| **l).count(),
+        1,
+        "the new member is not a learner"
+    );
+    let out = f.run(d, "promote", &["--timeout", "60"]);
+    assert!(out.status.success(), "promote failed: {}", describe(&out));
+    assert!(
+        f.members(0).await.iter().all(|m| !m.1),
+        "still a learner after promote"
+    );
+    assert_eq!(f.members(0).await.len(), 4);
+
+    // Restart of an existing member: no membership change.
+    let ids_before = member_ids(&f, 1).await;
+    f.stop(0);
+    let r = f.prepare(0);
+    assert_eq!(r["decision"], "restart", "{r}");
+    f.start(0);
+    f.client(0).await;
+    assert_eq!(
+        member_ids(&f, 1).await,
+        ids_before,
+        "a restart changed the membership"
+    );
+
+    // Terminate an instance and kill its etcd: the replacement removes the
+    // dead member and takes its place.
+    let dead = f.nodes[1].inst.id.clone();
+    f.stop(1);
+    f.rig
+        .ec2()
+        .await
+        .terminate_instances()
+        .instance_ids(&dead)
+        .send()
+        .await
+        .unwrap();
+    let e = f.launch();
+    let r = f.prepare(e);
+    assert_eq!(r["removed_members"][0], dead.as_str(), "{r}");
+    f.start(e);
+    let out = f.run(e, "promote", &["--timeout", "60"]);
+    assert!(out.status.success(), "promote failed: {}", describe(&out));
+    let names: Vec<String> = f.members(0).await.into_iter().map(|m| m.0).collect();
+    assert_eq!(names.len(), 4);
+    assert!(!names.contains(&dead));
+    let mut ce = f.client(e).await;
+    let got = ce.get("before", None).await.unwrap();
+    assert_eq!(got.kvs()[0].value_str().unwrap(), "kept", "data lost");
+}
+
+async fn member_ids(f: &Fixture, n: usize) -> Vec<u64> {
+    let mut c = f.client(n).await;
+    let mut ids: Vec<u64> = c
+        .member_list()
+        .await
+        .unwrap()
+        .members()
+        .iter()
+        .map(|m| m.id())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// With fewer peers than the initial size and nothing answering, bootstrap
+/// waits (bounded) and fails clearly: never a cluster of the wrong size.
+#[tokio::test]
+async fn bootstrap_waits_for_the_expected_peers() {
+    let mut f = Fixture::new("short", 3);
+    f.launch();
+    f.launch();
+    let out = f.run(0, "prepare", &["--timeout", "3"]);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("3 peers"),
+        "{}",
+        describe(&out)
+    );
+    assert!(!f.nodes[0].env_file().exists(), "an env file was written");
+}
+
+/// A cluster name from a hostile tag is refused with exit 2, and nothing
+/// is written.
+#[tokio::test]
+async fn hostile_cluster_tag_is_refused() {
+    let mut f = Fixture::new("evil\nETCD_NAME=x", 1);
+    f.launch();
+    let out = f.run(0, "prepare", &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(!f.nodes[0].env_file().exists());
+    let _ = Duration::ZERO;
+}
