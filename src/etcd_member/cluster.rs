@@ -52,29 +52,37 @@ pub fn tls_options(o: &Options) -> Result<Option<TlsOptions>> {
 }
 
 impl Cluster {
-    /// A cluster answering on any of `endpoints`, if one does.
+    /// A cluster answering on any of `endpoints`, if one does. Each
+    /// endpoint is probed on its own (concurrently); the client then uses
+    /// only those that answered, so a peer whose etcd is not up (another
+    /// instance joining right now) never receives a request.
     pub async fn find(endpoints: &[String], tls: Option<TlsOptions>) -> Option<Cluster> {
-        if endpoints.is_empty() {
+        let mut probes = tokio::task::JoinSet::new();
+        for url in endpoints {
+            let (url, tls) = (url.clone(), tls.clone());
+            probes.spawn(async move {
+                let mut c = Client::connect([url.clone()], Some(options(tls)))
+                    .await
+                    .ok()?;
+                c.member_list().await.ok().map(|_| url)
+            });
+        }
+        let mut alive = Vec::new();
+        while let Some(done) = probes.join_next().await {
+            if let Ok(Some(url)) = done {
+                alive.push(url);
+            }
+        }
+        if alive.is_empty() {
+            log::debug!("no etcd answers at {endpoints:?}");
             return None;
         }
-        let client = match Client::connect(endpoints, Some(options(tls.clone()))).await {
-            Ok(c) => c,
-            Err(e) => {
-                log::debug!("no etcd at {endpoints:?}: {e}");
-                return None;
-            }
-        };
-        let c = Cluster { client, tls };
-        match c.members().await {
-            Ok(m) => {
-                log::info!("found a cluster of {} members at {endpoints:?}", m.len());
-                Some(c)
-            }
-            Err(e) => {
-                log::debug!("no cluster answers at {endpoints:?}: {e:#}");
-                None
-            }
-        }
+        alive.sort();
+        let client = Client::connect(alive.clone(), Some(options(tls.clone())))
+            .await
+            .ok()?;
+        log::info!("etcd answers at {alive:?}");
+        Some(Cluster { client, tls })
     }
 
     // etcd-client's Client is a cheap handle; each call clones it so that
@@ -103,6 +111,31 @@ impl Cluster {
             if learner { " as a learner" } else { "" }
         );
         Ok(resp.member_list().iter().map(info).collect())
+    }
+
+    /// Remove member `id`, retrying a request that timed out (a leader
+    /// election, a slow commit) until the member is gone.
+    pub async fn remove_until_gone(&self, id: u64, deadline: &crate::wait::Deadline) -> Result<()> {
+        deadline
+            .poll(
+                format!("etcd to remove member {id:x}"),
+                std::time::Duration::from_millis(500),
+                std::time::Duration::from_secs(2),
+                || async {
+                    if !self.members().await?.iter().any(|m| m.id == id) {
+                        return Ok(Some(()));
+                    }
+                    match self.remove(id).await {
+                        Ok(()) => Ok(Some(())),
+                        Err(e) if is_transient(&e) => {
+                            log::info!("{e:#}; retrying");
+                            Ok(None)
+                        }
+                        Err(e) => Err(e),
+                    }
+                },
+            )
+            .await
     }
 
     pub async fn remove(&self, id: u64) -> Result<()> {
@@ -169,6 +202,7 @@ pub fn is_transient(e: &anyhow::Error) -> bool {
         "unavailable",
         "deadline",
         "timed out",
+        "timeout",
     ]
     .iter()
     .any(|s| text.contains(s))

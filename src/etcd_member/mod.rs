@@ -520,7 +520,7 @@ async fn remove_dead_members(
             dead.id
         );
         if !dry_run {
-            c.remove(dead.id).await?;
+            c.remove_until_gone(dead.id, &s.deadline).await?;
         }
         removed.push(dead.name.clone());
         if dry_run {
@@ -546,7 +546,7 @@ async fn join(s: &Setup, c: &Cluster, o: &Options, dry_run: bool) -> Result<Vec<
                     m.name
                 );
                 if !dry_run {
-                    c.remove(m.id).await?;
+                    c.remove_until_gone(m.id, &s.deadline).await?;
                 }
             } else {
                 log::info!(
@@ -639,19 +639,13 @@ fn aside_path(data_dir: &Path) -> PathBuf {
 pub async fn promote(common: &CommonArgs, o: &Options) -> Result<PromoteReport> {
     let s = setup(common, o).await?;
     let tls = cluster::tls_options(o)?;
-    // A learner refuses the member API itself: ask the other members.
+    // A learner refuses the member API itself: ask every member; find()
+    // keeps those that answer.
     let peers = peers::discover(&s.session, &o.cluster_tag, &s.cluster_name, &o.filters).await?;
-    let others: Vec<String> = peers
-        .iter()
-        .filter(|p| p.instance_id != s.me.name)
-        .map(|p| s.client_url(p, o))
-        .collect();
-    let c = Cluster::find(&others, tls).await.ok_or_else(|| {
-        anyhow!(
-            "no member of cluster {} answers at {others:?}",
-            s.cluster_name
-        )
-    })?;
+    let all: Vec<String> = peers.iter().map(|p| s.client_url(p, o)).collect();
+    let c = Cluster::find(&all, tls)
+        .await
+        .ok_or_else(|| anyhow!("no member of cluster {} answers at {all:?}", s.cluster_name))?;
     let members = c.members().await?;
     let me = members
         .iter()

@@ -6,6 +6,7 @@
 mod rig;
 
 mod membership;
+mod units;
 
 use rig::tool::{describe, json, Tool};
 use rig::{temp_dir, Rig, SimInstance};

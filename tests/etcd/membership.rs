@@ -145,3 +145,108 @@ async fn hostile_cluster_tag_is_refused() {
     assert!(!f.nodes[0].env_file().exists());
     let _ = Duration::ZERO;
 }
+
+/// A crash after `member add` and before the env file was written: the
+/// rerun finds the unstarted member with its peer URL and reuses it
+/// instead of adding a second one.
+#[tokio::test]
+async fn rerun_after_a_crash_reuses_the_added_member() {
+    let mut f = Fixture::new("crash", 1);
+    f.launch();
+    f.prepare(0);
+    f.start(0);
+    let d = f.launch();
+    // What the crashed run did: the member add, and nothing after it.
+    let peer_url = format!("http://{}:{}", f.nodes[d].inst.private_ip, f.peer_port);
+    let mut c = f.client(0).await;
+    let mut added = None;
+    for _ in 0..100 {
+        // etcd 3.4 refuses reconfiguration for a few seconds after start.
+        match c
+            .member_add(
+                [peer_url.clone()],
+                Some(etcd_client::MemberAddOptions::new().with_is_learner()),
+            )
+            .await
+        {
+            Ok(r) => {
+                added = r.member().map(|m| m.id());
+                break;
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+        }
+    }
+    let added = added.expect("member add never accepted");
+    let r = f.prepare(d);
+    assert_eq!(r["decision"], "join", "{r}");
+    let members = c.member_list().await.unwrap();
+    assert_eq!(members.members().len(), 2, "a second member was added");
+    assert!(members.members().iter().any(|m| m.id() == added));
+    f.start(d);
+    let out = f.run(d, "promote", &["--timeout", "60"]);
+    assert!(out.status.success(), "promote failed: {}", describe(&out));
+    assert!(f.members(0).await.iter().all(|m| !m.1));
+}
+
+/// Two instances joining at the same moment both end up members: etcd
+/// takes one learner at a time, so the second waits until the first is
+/// promoted (by its ExecStartPost), then joins.
+#[tokio::test]
+async fn two_simultaneous_joins_both_succeed() {
+    let mut f = Fixture::new("pair", 1);
+    f.launch();
+    f.prepare(0);
+    f.start(0);
+    f.client(0).await;
+    let a = f.launch();
+    let b = f.launch();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut started = Vec::new();
+    std::thread::scope(|s| {
+        for n in [a, b] {
+            let tx = tx.clone();
+            let f = &f;
+            s.spawn(move || {
+                let out = f.run(n, "prepare", &["--timeout", "120"]);
+                tx.send((n, out)).unwrap();
+            });
+        }
+        // Act as each instance's etcd.service would: start etcd once its
+        // prepare is done, then promote it.
+        for _ in 0..2 {
+            let (n, out) = rx
+                .recv_timeout(std::time::Duration::from_secs(150))
+                .expect("a prepare never finished");
+            assert!(
+                out.status.success(),
+                "prepare on node {n}: {}",
+                describe(&out)
+            );
+            let node = &f.nodes[n];
+            let log = std::fs::File::create(node.dir.join("etcd.log")).unwrap();
+            let child = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "set -a; . {}; exec etcd --data-dir {}",
+                    node.env_file().display(),
+                    node.data_dir().display()
+                ))
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap();
+            // Killed and reaped on drop, at the end of the test.
+            started.push(crate::Etcd(child));
+            let out = f.run(n, "promote", &["--timeout", "60"]);
+            assert!(
+                out.status.success(),
+                "promote on node {n}: {}",
+                describe(&out)
+            );
+        }
+    });
+    let members = f.members(0).await;
+    assert_eq!(members.len(), 3, "{members:?}");
+    assert!(members.iter().all(|m| !m.1), "{members:?}");
+    drop(started);
+}
