@@ -140,6 +140,31 @@ impl Fixture {
         json(&out)
     }
 
+    /// Launch `n` instances, run their prepares at the same moment, start
+    /// their etcds; the prepare reports.
+    pub async fn bootstrap(&mut self, n: usize) -> Vec<Value> {
+        let first = self.nodes.len();
+        for _ in 0..n {
+            self.launch();
+        }
+        let reports: Vec<Value> = std::thread::scope(|s| {
+            let handles: Vec<_> = (first..first + n)
+                .map(|i| {
+                    let f = &*self;
+                    s.spawn(move || f.prepare(i))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for i in first..first + n {
+            self.start(i);
+        }
+        for i in first..first + n {
+            self.client(i).await;
+        }
+        reports
+    }
+
     /// Start etcd from the env file prepare wrote, sourced by a POSIX shell
     /// (the file is written for systemd and sh alike).
     pub fn start(&mut self, n: usize) {

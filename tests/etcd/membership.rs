@@ -9,28 +9,13 @@ use std::time::Duration;
 #[tokio::test]
 async fn bootstrap_join_restart_and_replace() {
     let mut f = Fixture::new("prod", 3);
-    for _ in 0..3 {
-        f.launch();
-    }
-    // All three prepare concurrently.
-    let reports: Vec<serde_json::Value> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..3)
-            .map(|n| {
-                let f = &f;
-                s.spawn(move || f.prepare(n))
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    let reports = f.bootstrap(3).await;
     for r in &reports {
         assert_eq!(r["decision"], "new", "{r}");
         assert_eq!(
             r["initial_cluster"], reports[0]["initial_cluster"],
             "instances disagree on the initial cluster"
         );
-    }
-    for n in 0..3 {
-        f.start(n);
     }
     let names: Vec<String> = f.nodes.iter().map(|n| n.inst.id.clone()).collect();
     let mut expect: Vec<(String, bool)> = names.iter().map(|n| (n.clone(), false)).collect();
@@ -249,4 +234,41 @@ async fn two_simultaneous_joins_both_succeed() {
     assert_eq!(members.len(), 3, "{members:?}");
     assert!(members.iter().all(|m| !m.1), "{members:?}");
     drop(started);
+}
+
+/// A member removed from the cluster whose instance comes back: its old
+/// data directory is moved aside (kept), it rejoins with a fresh one — and
+/// EC2 throttling on the way is survived.
+#[tokio::test]
+async fn removed_member_rejoins_with_a_fresh_data_dir() {
+    let mut f = Fixture::new("rejoin", 3);
+    f.bootstrap(3).await;
+    f.stop(2);
+    let name = f.nodes[2].inst.id.clone();
+    let mut c = f.client(0).await;
+    let id = c
+        .member_list()
+        .await
+        .unwrap()
+        .members()
+        .iter()
+        .find(|m| m.name() == name)
+        .unwrap()
+        .id();
+    c.member_remove(id).await.unwrap();
+    f.rig.faults(serde_json::json!([
+        {"match": "DescribeInstances", "times": 2, "fault": "throttle"}
+    ]));
+    let r = f.prepare(2);
+    assert_eq!(r["decision"], "rejoin", "{r}");
+    let aside = std::path::PathBuf::from(r["moved_data_dir"].as_str().unwrap());
+    assert!(aside.join("member").exists(), "the old data was not kept");
+    assert!(!f.nodes[2].data_dir().exists());
+    assert_eq!(f.rig.calls(true).1, 2, "the throttling did not happen");
+    f.start(2);
+    let out = f.run(2, "promote", &["--timeout", "60"]);
+    assert!(out.status.success(), "promote failed: {}", describe(&out));
+    let members = f.members(0).await;
+    assert_eq!(members.len(), 3);
+    assert!(members.iter().any(|m| m.0 == name && !m.1), "{members:?}");
 }
