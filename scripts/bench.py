@@ -19,6 +19,7 @@ from rigctl import Rig, venv_python  # noqa: E402
 
 TARGET = os.environ.get("CARGO_TARGET_DIR", "target")
 EBS_GROW = os.path.join(TARGET, "release", "ebs-grow")
+ETCD_PREPARE = os.path.join(TARGET, "release", "etcd-member-prepare")
 
 
 def measure(argv, env):
@@ -62,6 +63,66 @@ class Mount:
         subprocess.run(["fallocate", "-l", f"{mib}M", os.path.join(self.mp, f"fill-{time.time_ns()}")], check=True)
 
 
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("0.0.0.0", 0))
+        return s.getsockname()[1]
+
+
+def etcd_rows(rig):
+    """A join to a running one-member cluster, and restarts of a member."""
+    import socket
+    ports = [free_port(), free_port()]
+    base = tempfile.mkdtemp(prefix="mooring-bench-etcd-", dir="/var/tmp")
+    rig.dirs.append(base)
+    nodes = []
+    for name in ("a", "b"):
+        inst = rig.instance(tags={"etcd-cluster": "bench"})
+        d = os.path.join(base, name)
+        os.makedirs(d)
+        env = rig.tool_env(inst, d)
+        argv = [ETCD_PREPARE, "prepare", "-q", "--initial-size", "1", "--data-dir", os.path.join(d, "data"),
+                "--env-file", os.path.join(d, "etcd.env"), "--peer-port", str(ports[0]),
+                "--client-port", str(ports[1])]
+        nodes.append((inst, d, env, argv))
+    procs = []
+
+    def start(node):
+        inst, d, _, _ = node
+        log = open(os.path.join(d, "etcd.log"), "w")
+        procs.append(subprocess.Popen(["sh", "-c", f"set -a; . {d}/etcd.env; exec etcd --data-dir {d}/data"],
+                                      stdout=log, stderr=log))
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                socket.create_connection((inst["private_ip"], ports[1]), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        sys.exit("etcd did not start")
+
+    rows = []
+    try:
+        a, b = nodes
+        subprocess.run(a[3], env=a[2], check=True, capture_output=True)
+        start(a)
+        # etcd 3.4 refuses member changes for about 5 s after it starts:
+        # wait that out, so that the join measures Mooring, not etcd.
+        time.sleep(6)
+        rig.calls()
+        runs = [measure(b[3], b[2])]
+        rows.append(row("etcd-member-prepare, join (learner)", runs, len(rig.calls()), "<= 2 calls, < 50 ms own time"))
+        start(b)
+        restarts = [measure(a[3], a[2]) for _ in range(10)]
+        rows.append(row("etcd-member-prepare, restart (data dir exists)", restarts, len(rig.calls()), "no membership change"))
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    return rows
+
+
 def row(name, runs, calls, goal):
     walls = [r[0] * 1000 for r in runs]
     cpus = [r[1] * 1000 for r in runs]
@@ -97,6 +158,8 @@ def main():
         runs.append(measure([EBS_GROW, "check", "-q"], g.env))
         calls += len(rig.calls())
     rows.append(row("ebs-grow check, growth (1 s attach)", runs, calls, "<= 8 calls, wall ~ attach"))
+
+    rows += etcd_rows(rig)
 
     size = os.path.getsize(EBS_GROW) / 2**20
     table = "\n".join([
