@@ -376,28 +376,40 @@ pub async fn prepare(common: &CommonArgs, o: &Options) -> Result<PrepareReport> 
     }
 
     if cluster.is_none() {
-        // Nobody answers: bootstrap once the expected peers are visible, or
-        // join if a cluster starts answering meanwhile.
+        // Nobody answers: bootstrap once the expected peers are visible and
+        // this instance is among the first of them (every instance takes
+        // the same first N); an instance beyond them waits for the cluster
+        // to answer and joins it. Either way, join if a cluster starts
+        // answering meanwhile.
         loop {
-            if peers.len() >= o.initial_size {
+            let first: Vec<&Peer> = peers.iter().take(o.initial_size).collect();
+            let complete = peers.len() >= o.initial_size;
+            let founder = first.iter().any(|p| p.instance_id == s.me.name);
+            if complete && founder {
                 break;
             }
             if s.deadline.expired() {
-                return Err(s
-                    .deadline
-                    .timed_out(format!(
+                let what = if complete {
+                    format!(
+                        "cluster {} to answer ({} is not among its first {} instances, so it joins)",
+                        s.cluster_name, s.me.name, o.initial_size
+                    )
+                } else {
+                    format!(
                         "{} peers of cluster {} (see {}; --initial-size)",
                         o.initial_size,
                         s.cluster_name,
                         peers.len()
-                    ))
-                    .into());
+                    )
+                };
+                return Err(s.deadline.timed_out(what).into());
             }
             log::info!(
-                "{} of {} peers visible; waiting",
+                "{} of {} peers visible, no cluster answers yet; waiting",
                 peers.len(),
                 o.initial_size
             );
+            // EC2 is asked every 5 s at most while waiting.
             tokio::time::sleep(Duration::from_secs(5).min(s.deadline.remaining())).await;
             peers =
                 peers::discover(&s.session, &o.cluster_tag, &s.cluster_name, &o.filters).await?;
@@ -417,15 +429,6 @@ pub async fn prepare(common: &CommonArgs, o: &Options) -> Result<PrepareReport> 
         None => {
             // Every instance sorts the same way and takes the same first N.
             let initial: Vec<&Peer> = peers.iter().take(o.initial_size).collect();
-            if !initial.iter().any(|p| p.instance_id == s.me.name) {
-                return Err(anyhow!(
-                    "{} is not among the first {} instances of cluster {} and no cluster answers yet; \
-                     it will join once the cluster is up (retry)",
-                    s.me.name,
-                    o.initial_size,
-                    s.cluster_name
-                ));
-            }
             let list: Vec<String> = initial
                 .iter()
                 .map(|p| format!("{}={}", p.instance_id, s.peer_url(p, o)))

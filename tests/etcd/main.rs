@@ -66,6 +66,8 @@ pub struct Fixture {
     pub initial_size: usize,
     pub peer_port: u16,
     pub client_port: u16,
+    /// (CA, certificate, key) PEM files when the cluster speaks https.
+    pub tls: Option<(PathBuf, PathBuf, PathBuf)>,
     pub dir: tempfile::TempDir,
 }
 
@@ -79,8 +81,56 @@ impl Fixture {
             initial_size,
             peer_port: free_port(),
             client_port: free_port(),
+            tls: None,
             dir,
         }
+    }
+
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// A CA and one certificate (server and client use) whose IP SANs
+    /// cover every node launched so far: the cluster then speaks https
+    /// with client-certificate authentication, peers and clients alike.
+    pub fn enable_tls(&mut self) {
+        let d = self.dir.path().join("pki");
+        std::fs::create_dir_all(&d).unwrap();
+        // 127.0.0.1 too: connections between loopback addresses leave from
+        // 127.0.0.1, and etcd checks a peer's certificate against the
+        // address the connection comes from (on EC2, the peer's own IP).
+        let sans: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| format!("IP:{}", n.inst.private_ip))
+            .chain(["IP:127.0.0.1".to_string()])
+            .collect();
+        let ext = d.join("ext.cnf");
+        std::fs::write(
+            &ext,
+            format!(
+                "subjectAltName={}\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n",
+                sans.join(",")
+            ),
+        )
+        .unwrap();
+        let p = |n: &str| d.join(n).display().to_string();
+        for cmd in [
+            format!("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mooring-test-ca -keyout {} -out {}", p("ca.key"), p("ca.pem")),
+            format!("openssl req -newkey rsa:2048 -nodes -subj /CN=etcd -keyout {} -out {}", p("node.key"), p("node.csr")),
+            format!(
+                "openssl x509 -req -in {} -CA {} -CAkey {} -CAcreateserial -days 2 -extfile {} -out {}",
+                p("node.csr"), p("ca.pem"), p("ca.key"), ext.display(), p("node.pem")
+            ),
+        ] {
+            let out = Command::new("sh").arg("-c").arg(&cmd).output().unwrap();
+            assert!(out.status.success(), "{cmd}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        self.tls = Some((d.join("ca.pem"), d.join("node.pem"), d.join("node.key")));
     }
 
     /// Launch a simulated instance tagged into the cluster; its index.
@@ -119,7 +169,23 @@ impl Fixture {
         ]
         .iter()
         .map(|s| s.to_string())
+        .chain(self.tls_args())
         .collect()
+    }
+
+    fn tls_args(&self) -> Vec<String> {
+        let Some((ca, cert, key)) = &self.tls else {
+            return Vec::new();
+        };
+        let mut args = vec!["--peer-scheme", "https", "--client-scheme", "https"]
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>();
+        for (flag, path) in [("--cacert", ca), ("--cert", cert), ("--key", key)] {
+            args.push(flag.to_string());
+            args.push(path.display().to_string());
+        }
+        args
     }
 
     pub fn run(&self, n: usize, command: &str, extra: &[&str]) -> Output {
@@ -168,12 +234,31 @@ impl Fixture {
     /// Start etcd from the env file prepare wrote, sourced by a POSIX shell
     /// (the file is written for systemd and sh alike).
     pub fn start(&mut self, n: usize) {
+        let etcd = self.spawn_etcd(n);
+        self.nodes[n].etcd = Some(etcd);
+    }
+
+    /// Start node `n`'s etcd; the caller owns the process.
+    pub fn spawn_etcd(&self, n: usize) -> Etcd {
         let node = &self.nodes[n];
         let log = std::fs::File::create(node.dir.join("etcd.log")).unwrap();
+        // The admin's part of etcd's settings (/etc/default/etcd): its
+        // certificates.
+        let tls = match &self.tls {
+            Some((ca, cert, key)) => format!(
+                "ETCD_CERT_FILE={c} ETCD_KEY_FILE={k} ETCD_TRUSTED_CA_FILE={a} ETCD_CLIENT_CERT_AUTH=true \
+                 ETCD_PEER_CERT_FILE={c} ETCD_PEER_KEY_FILE={k} ETCD_PEER_TRUSTED_CA_FILE={a} \
+                 ETCD_PEER_CLIENT_CERT_AUTH=true; ",
+                c = cert.display(),
+                k = key.display(),
+                a = ca.display()
+            ),
+            None => String::new(),
+        };
         let child = Command::new("sh")
             .arg("-c")
             .arg(format!(
-                "set -a; . {}; exec etcd --data-dir {}",
+                "set -a; {tls}. {}; exec etcd --data-dir {}",
                 node.env_file().display(),
                 node.data_dir().display()
             ))
@@ -182,7 +267,7 @@ impl Fixture {
             .stdin(Stdio::null())
             .spawn()
             .expect("cannot start etcd (etcd-server installed?)");
-        self.nodes[n].etcd = Some(Etcd(child));
+        Etcd(child)
     }
 
     pub fn stop(&mut self, n: usize) {
@@ -195,12 +280,25 @@ impl Fixture {
 
     /// A client for node `n`'s etcd, once it answers (bounded wait).
     pub async fn client(&self, n: usize) -> etcd_client::Client {
-        let url = self.nodes[n].client_url(self.client_port);
+        let url = format!(
+            "{}://{}:{}",
+            self.scheme(),
+            self.nodes[n].inst.private_ip,
+            self.client_port
+        );
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let opts = etcd_client::ConnectOptions::new()
+            let mut opts = etcd_client::ConnectOptions::new()
                 .with_connect_timeout(Duration::from_secs(1))
                 .with_timeout(Duration::from_secs(3));
+            if let Some((ca, cert, key)) = &self.tls {
+                let read = |p: &PathBuf| std::fs::read(p).unwrap();
+                opts = opts.with_tls(
+                    etcd_client::TlsOptions::new()
+                        .ca_certificate(etcd_client::Certificate::from_pem(read(ca)))
+                        .identity(etcd_client::Identity::from_pem(read(cert), read(key))),
+                );
+            }
             if let Ok(mut c) = etcd_client::Client::connect([url.clone()], Some(opts)).await {
                 if c.status().await.is_ok() {
                     return c;

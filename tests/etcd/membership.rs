@@ -207,21 +207,7 @@ async fn two_simultaneous_joins_both_succeed() {
                 "prepare on node {n}: {}",
                 describe(&out)
             );
-            let node = &f.nodes[n];
-            let log = std::fs::File::create(node.dir.join("etcd.log")).unwrap();
-            let child = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(format!(
-                    "set -a; . {}; exec etcd --data-dir {}",
-                    node.env_file().display(),
-                    node.data_dir().display()
-                ))
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap();
-            // Killed and reaped on drop, at the end of the test.
-            started.push(crate::Etcd(child));
+            started.push(f.spawn_etcd(n));
             let out = f.run(n, "promote", &["--timeout", "60"]);
             assert!(
                 out.status.success(),
@@ -385,4 +371,144 @@ async fn rolling_replacement_of_every_member_keeps_quorum_and_data() {
         .collect();
     let missing: Vec<&u64> = acked.iter().filter(|i| !stored.contains(i)).collect();
     assert!(missing.is_empty(), "acknowledged writes lost: {missing:?}");
+}
+
+/// A cluster speaking https with client certificates, peers and clients
+/// alike: bootstrap, a join over the TLS member API, promotion.
+#[tokio::test]
+async fn tls_cluster_end_to_end() {
+    let mut f = Fixture::new("secure", 3);
+    for _ in 0..4 {
+        f.launch();
+    }
+    // The certificate covers all four addresses; the fourth instance joins
+    // the group only after the bootstrap (an ASG scaling out).
+    f.enable_tls();
+    let fourth = f.nodes[3].inst.id.clone();
+    let tag = |value: &str| {
+        aws_sdk_ec2::types::Tag::builder()
+            .key("etcd-cluster")
+            .value(value)
+            .build()
+    };
+    f.rig
+        .ec2()
+        .await
+        .create_tags()
+        .resources(&fourth)
+        .tags(tag("not-yet"))
+        .send()
+        .await
+        .unwrap();
+    let reports: Vec<serde_json::Value> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3)
+            .map(|n| {
+                let f = &f;
+                s.spawn(move || f.prepare(n))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(
+        reports[0]["initial_cluster"]
+            .as_str()
+            .unwrap()
+            .contains("=https://"),
+        "{}",
+        reports[0]
+    );
+    for n in 0..3 {
+        f.start(n);
+    }
+    let mut c = f.client(0).await;
+    c.put("secret", "kept", None).await.unwrap();
+    f.rig
+        .ec2()
+        .await
+        .create_tags()
+        .resources(&fourth)
+        .tags(tag("secure"))
+        .send()
+        .await
+        .unwrap();
+    let r = f.prepare(3);
+    assert_eq!(r["decision"], "join", "{r}");
+    f.start(3);
+    let out = f.run(3, "promote", &["--timeout", "60"]);
+    assert!(
+        out.status.success(),
+        "promote over TLS failed: {}",
+        describe(&out)
+    );
+    let members = f.members(3).await;
+    assert_eq!(members.len(), 4);
+    assert!(members.iter().all(|m| !m.1), "{members:?}");
+    // Without a client certificate the member API is closed.
+    let out = f.run(
+        3,
+        "promote",
+        &[
+            "--cert",
+            "/dev/null",
+            "--key",
+            "/dev/null",
+            "--timeout",
+            "5",
+        ],
+    );
+    assert!(
+        !out.status.success(),
+        "the member API answered without a valid certificate"
+    );
+}
+
+/// More instances boot at once than the initial size: the first N (by
+/// launch time, then ID — the same for everyone) bootstrap, the others wait
+/// for that cluster to answer and join it. Never two clusters.
+#[tokio::test]
+async fn instances_beyond_the_initial_size_wait_and_join() {
+    let mut f = Fixture::new("wide", 2);
+    for _ in 0..3 {
+        f.launch();
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut started = Vec::new();
+    std::thread::scope(|s| {
+        for n in 0..3 {
+            let tx = tx.clone();
+            let f = &f;
+            s.spawn(move || {
+                let out = f.run(n, "prepare", &["--timeout", "120"]);
+                tx.send((n, out)).unwrap();
+            });
+        }
+        let mut decisions = Vec::new();
+        for _ in 0..3 {
+            let (n, out) = rx
+                .recv_timeout(std::time::Duration::from_secs(150))
+                .expect("a prepare never finished");
+            assert!(
+                out.status.success(),
+                "prepare on node {n}: {}",
+                describe(&out)
+            );
+            let report = crate::rig::tool::json(&out);
+            decisions.push(report["decision"].as_str().unwrap().to_string());
+            started.push(f.spawn_etcd(n));
+            if report["decision"] == "join" {
+                let out = f.run(n, "promote", &["--timeout", "60"]);
+                assert!(
+                    out.status.success(),
+                    "promote on node {n}: {}",
+                    describe(&out)
+                );
+            }
+        }
+        decisions.sort();
+        assert_eq!(decisions, ["join", "new", "new"]);
+    });
+    let members = f.members(0).await;
+    assert_eq!(members.len(), 3, "{members:?}");
+    assert!(members.iter().all(|m| !m.1), "{members:?}");
+    drop(started);
 }
