@@ -70,8 +70,23 @@ impl Scheme {
     }
 }
 
+/// Where the peers come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeerSource {
+    /// Instances carrying the cluster tag.
+    Tag,
+    /// The instances of this instance's Auto Scaling group; a new cluster
+    /// starts with the group's desired capacity.
+    Asg,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct Options {
+    /// Where the peers come from.
+    #[arg(long, value_enum, env = "ETCD_PREPARE_PEERS", default_value = "tag")]
+    pub peers: PeerSource,
+
     /// The instance tag that names the cluster.
     #[arg(long, env = "ETCD_PREPARE_CLUSTER_TAG", default_value = "etcd-cluster")]
     pub cluster_tag: String,
@@ -86,9 +101,10 @@ pub struct Options {
     pub filters: Vec<String>,
 
     /// How many members a new cluster starts with: bootstrap waits until
-    /// this many peers are visible.
-    #[arg(long, env = "ETCD_PREPARE_INITIAL_SIZE", default_value_t = 3)]
-    pub initial_size: usize,
+    /// this many peers are visible [default: 3; with --peers asg, the
+    /// group's desired capacity].
+    #[arg(long, env = "ETCD_PREPARE_INITIAL_SIZE")]
+    pub initial_size: Option<usize>,
 
     /// etcd's data directory (as etcd.service sets ETCD_DATA_DIR).
     #[arg(long, env = "ETCD_DATA_DIR", default_value = "/var/lib/etcd/default")]
@@ -220,6 +236,9 @@ struct Setup {
     session: Session,
     me: Me,
     cluster_name: String,
+    /// The Auto Scaling group, with --peers asg.
+    group: Option<peers::Group>,
+    initial_size: usize,
     peer_scheme: Scheme,
     client_scheme: Scheme,
     deadline: Deadline,
@@ -235,15 +254,27 @@ async fn setup(common: &CommonArgs, o: &Options) -> Result<Setup> {
         .run("instance metadata and AWS clients", Session::start(&opts))
         .await?;
     let id = &session.identity;
-    let cluster_name = match &o.cluster {
-        Some(c) => c.clone(),
-        None => id.tag(&o.cluster_tag).map(str::to_string).ok_or_else(|| {
+    let group = match o.peers {
+        PeerSource::Asg => Some(peers::my_group(&session).await?),
+        PeerSource::Tag => None,
+    };
+    let cluster_name = match (&o.cluster, &group) {
+        (Some(c), _) => c.clone(),
+        (None, Some(g)) => g.name.clone(),
+        (None, None) => id.tag(&o.cluster_tag).map(str::to_string).ok_or_else(|| {
             bad_input(format!(
                 "{} has no tag {} in its instance metadata (are instance-metadata tags on?); pass --cluster",
                 id.instance_id, o.cluster_tag
             ))
         })?,
     };
+    let initial_size = o
+        .initial_size
+        .or(group.as_ref().map(|g| g.desired))
+        .unwrap_or(3);
+    if initial_size == 0 {
+        return Err(bad_input("the initial cluster size must be at least 1"));
+    }
     validate_cluster_name(&cluster_name)?;
     let (mut peer_scheme, mut client_scheme) = (o.peer_scheme, o.client_scheme);
     if let Some(tag) = &o.scheme_tag {
@@ -273,6 +304,8 @@ async fn setup(common: &CommonArgs, o: &Options) -> Result<Setup> {
         session,
         me,
         cluster_name,
+        group,
+        initial_size,
         peer_scheme,
         client_scheme,
         deadline,
@@ -295,6 +328,22 @@ fn validate_cluster_name(name: &str) -> Result<()> {
 }
 
 impl Setup {
+    /// The peers, by tag or from the group (one DescribeInstances).
+    async fn discover(&self, o: &Options) -> Result<Vec<Peer>> {
+        match &self.group {
+            Some(g) => peers::discover_group(&self.session, g, &o.filters).await,
+            None => {
+                peers::discover(
+                    &self.session,
+                    &o.cluster_tag,
+                    &self.cluster_name,
+                    &o.filters,
+                )
+                .await
+            }
+        }
+    }
+
     fn peer_url(&self, p: &Peer, o: &Options) -> String {
         format!(
             "{}://{}:{}",
@@ -319,8 +368,7 @@ pub async fn prepare(common: &CommonArgs, o: &Options) -> Result<PrepareReport> 
     let lock_path = common.run_dir.join("etcd-member-prepare.lock");
     let _lock = RunLock::acquire(&lock_path, &s.deadline).await?;
     let tls = cluster::tls_options(o)?;
-    let mut peers =
-        peers::discover(&s.session, &o.cluster_tag, &s.cluster_name, &o.filters).await?;
+    let mut peers = s.discover(o).await?;
     let others: Vec<String> = peers
         .iter()
         .filter(|p| p.instance_id != s.me.name)
@@ -382,8 +430,8 @@ pub async fn prepare(common: &CommonArgs, o: &Options) -> Result<PrepareReport> 
         // to answer and joins it. Either way, join if a cluster starts
         // answering meanwhile.
         loop {
-            let first: Vec<&Peer> = peers.iter().take(o.initial_size).collect();
-            let complete = peers.len() >= o.initial_size;
+            let first: Vec<&Peer> = peers.iter().take(s.initial_size).collect();
+            let complete = peers.len() >= s.initial_size;
             let founder = first.iter().any(|p| p.instance_id == s.me.name);
             if complete && founder {
                 break;
@@ -392,12 +440,12 @@ pub async fn prepare(common: &CommonArgs, o: &Options) -> Result<PrepareReport> 
                 let what = if complete {
                     format!(
                         "cluster {} to answer ({} is not among its first {} instances, so it joins)",
-                        s.cluster_name, s.me.name, o.initial_size
+                        s.cluster_name, s.me.name, s.initial_size
                     )
                 } else {
                     format!(
                         "{} peers of cluster {} (see {}; --initial-size)",
-                        o.initial_size,
+                        s.initial_size,
                         s.cluster_name,
                         peers.len()
                     )
@@ -407,12 +455,11 @@ pub async fn prepare(common: &CommonArgs, o: &Options) -> Result<PrepareReport> 
             log::info!(
                 "{} of {} peers visible, no cluster answers yet; waiting",
                 peers.len(),
-                o.initial_size
+                s.initial_size
             );
             // EC2 is asked every 5 s at most while waiting.
             tokio::time::sleep(Duration::from_secs(5).min(s.deadline.remaining())).await;
-            peers =
-                peers::discover(&s.session, &o.cluster_tag, &s.cluster_name, &o.filters).await?;
+            peers = s.discover(o).await?;
             let others: Vec<String> = peers
                 .iter()
                 .filter(|p| p.instance_id != s.me.name)
@@ -428,7 +475,7 @@ pub async fn prepare(common: &CommonArgs, o: &Options) -> Result<PrepareReport> 
     match cluster {
         None => {
             // Every instance sorts the same way and takes the same first N.
-            let initial: Vec<&Peer> = peers.iter().take(o.initial_size).collect();
+            let initial: Vec<&Peer> = peers.iter().take(s.initial_size).collect();
             let list: Vec<String> = initial
                 .iter()
                 .map(|p| format!("{}={}", p.instance_id, s.peer_url(p, o)))
@@ -644,7 +691,7 @@ pub async fn promote(common: &CommonArgs, o: &Options) -> Result<PromoteReport> 
     let tls = cluster::tls_options(o)?;
     // A learner refuses the member API itself: ask every member; find()
     // keeps those that answer.
-    let peers = peers::discover(&s.session, &o.cluster_tag, &s.cluster_name, &o.filters).await?;
+    let peers = s.discover(o).await?;
     let all: Vec<String> = peers.iter().map(|p| s.client_url(p, o)).collect();
     let c = Cluster::find(&all, tls)
         .await

@@ -27,6 +27,16 @@ pub async fn discover(
         FilterSpec::new("instance-state-name", ["pending", "running"]),
     ];
     filters.extend(filter::parse_all(extra)?);
+    describe_peers(session, &filters, &format!("tag:{tag_key}={cluster}")).await
+}
+
+/// Instances matching `filters`, this instance always among them, oldest
+/// first (ties by ID): one paginated DescribeInstances.
+async fn describe_peers(
+    session: &Session,
+    filters: &[FilterSpec],
+    what: &str,
+) -> Result<Vec<Peer>> {
     let mut pages = session
         .ec2()
         .describe_instances()
@@ -35,9 +45,7 @@ pub async fn discover(
         .send();
     let mut peers = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            AwsError::new("DescribeInstances", format!("tag:{tag_key}={cluster}"), e)
-        })?;
+        let page = page.map_err(|e| AwsError::new("DescribeInstances", what, e))?;
         for i in page.reservations().iter().flat_map(|r| r.instances()) {
             let (Some(id), Some(ip)) = (i.instance_id(), i.private_ip_address()) else {
                 continue;
@@ -102,4 +110,73 @@ pub async fn proven_gone(session: &Session, ids: &[String]) -> Result<Vec<String
         }
     }
     Ok(gone)
+}
+
+/// This instance's Auto Scaling group: its name, desired capacity, and the
+/// IDs of its instances that are not leaving it.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub name: String,
+    pub desired: usize,
+    pub instance_ids: Vec<String>,
+}
+
+pub async fn my_group(session: &Session) -> Result<Group> {
+    let asg = aws_sdk_autoscaling::Client::new(&session.aws.sdk_config);
+    let me = session.instance_id();
+    let out = asg
+        .describe_auto_scaling_instances()
+        .instance_ids(me)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("DescribeAutoScalingInstances", me, e))?;
+    let name = out
+        .auto_scaling_instances()
+        .first()
+        .and_then(|i| i.auto_scaling_group_name())
+        .ok_or_else(|| {
+            crate::exit::bad_input(format!(
+                "{me} is not in an Auto Scaling group; use --peers tag"
+            ))
+        })?
+        .to_string();
+    let out = asg
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(&name)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("DescribeAutoScalingGroups", name.clone(), e))?;
+    let g = out
+        .auto_scaling_groups()
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("Auto Scaling group {name} disappeared"))?;
+    let instance_ids = g
+        .instances()
+        .iter()
+        .filter(|i| {
+            let state = i.lifecycle_state().map(|s| s.as_str()).unwrap_or("");
+            !state.starts_with("Terminat") && !state.starts_with("Detach")
+        })
+        .filter_map(|i| i.instance_id().map(str::to_string))
+        .collect();
+    Ok(Group {
+        desired: usize::try_from(g.desired_capacity().unwrap_or(0)).unwrap_or(0),
+        name,
+        instance_ids,
+    })
+}
+
+/// The group's pending and running instances, in the same order as
+/// [`discover`].
+pub async fn discover_group(
+    session: &Session,
+    group: &Group,
+    extra: &[String],
+) -> Result<Vec<Peer>> {
+    let mut filters = vec![
+        FilterSpec::new("instance-id", group.instance_ids.clone()),
+        FilterSpec::new("instance-state-name", ["pending", "running"]),
+    ];
+    filters.extend(filter::parse_all(extra)?);
+    describe_peers(session, &filters, &format!("group {}", group.name)).await
 }

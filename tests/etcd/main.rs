@@ -138,6 +138,11 @@ impl Fixture {
         let inst = self
             .rig
             .instance(json!({"tags": {"etcd-cluster": self.cluster}}));
+        self.adopt(inst)
+    }
+
+    /// Make a simulated instance (from an Auto Scaling group) a node.
+    pub fn adopt(&mut self, inst: SimInstance) -> usize {
         let dir = self.dir.path().join(&inst.id);
         std::fs::create_dir_all(&dir).unwrap();
         let tool = Tool::new(BIN, &self.rig, &inst, &dir);
@@ -186,6 +191,16 @@ impl Fixture {
             args.push(path.display().to_string());
         }
         args
+    }
+
+    /// prepare without --initial-size (the tool's own default applies).
+    pub fn run_without_size(&self, n: usize, extra: &[&str]) -> Output {
+        let mut args = self.args(n, "prepare");
+        let i = args.iter().position(|a| a == "--initial-size").unwrap();
+        args.drain(i..i + 2);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.nodes[n].tool.run(&args)
     }
 
     pub fn run(&self, n: usize, command: &str, extra: &[&str]) -> Output {

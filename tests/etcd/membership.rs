@@ -1,5 +1,6 @@
 use crate::rig::tool::describe;
 use crate::Fixture;
+use serde_json::json;
 use std::time::Duration;
 
 /// Three instances booting at the same moment form one 3-member cluster
@@ -511,4 +512,46 @@ async fn instances_beyond_the_initial_size_wait_and_join() {
     assert_eq!(members.len(), 3, "{members:?}");
     assert!(members.iter().all(|m| !m.1), "{members:?}");
     drop(started);
+}
+
+/// Peers from the instance's Auto Scaling group: no cluster tag needed,
+/// and a new cluster starts with the group's desired capacity.
+#[tokio::test]
+async fn auto_scaling_group_members_form_the_cluster() {
+    let mut f = Fixture::new("unused", 0);
+    let group = f.rig.asg(json!({"name": "etcd-asg", "size": 3}));
+    assert_eq!(group.len(), 3);
+    for inst in group {
+        f.adopt(inst);
+    }
+    let reports: Vec<serde_json::Value> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3)
+            .map(|n| {
+                let f = &f;
+                s.spawn(move || {
+                    let out = f.run_without_size(n, &["--peers", "asg"]);
+                    assert!(
+                        out.status.success(),
+                        "prepare on node {n}: {}",
+                        describe(&out)
+                    );
+                    crate::rig::tool::json(&out)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for r in &reports {
+        assert_eq!(r["decision"], "new", "{r}");
+        assert_eq!(r["initial_cluster"], reports[0]["initial_cluster"]);
+        assert_eq!(
+            r["initial_cluster"].as_str().unwrap().matches('=').count(),
+            3,
+            "{r}"
+        );
+    }
+    for n in 0..3 {
+        f.start(n);
+    }
+    assert_eq!(f.members(0).await.len(), 3);
 }

@@ -700,6 +700,36 @@ def register_locked(instance_id, req):
     }
 
 
+def ctl_asg(req):
+    """An Auto Scaling group of `size` simulated instances in `az`."""
+    az = req.get("az", REGION + "a")
+    name = req["name"]
+    ec2 = moto_client()
+    asg = boto3.client(
+        "autoscaling", region_name=REGION, endpoint_url=f"http://127.0.0.1:{MOTO_PORT}",
+        aws_access_key_id="rig", aws_secret_access_key="rig",
+    )
+    ec2.create_launch_template(
+        LaunchTemplateName=name,
+        LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": req.get("instance_type", "m5.large")},
+    )
+    tags = [
+        {"Key": k, "Value": v, "PropagateAtLaunch": True, "ResourceId": name, "ResourceType": "auto-scaling-group"}
+        for k, v in req.get("tags", {}).items()
+    ]
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateName": name},
+        MinSize=0,
+        MaxSize=req["size"] + 5,
+        DesiredCapacity=req["size"],
+        VPCZoneIdentifier=subnet_for(az),
+        Tags=tags,
+    )
+    group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
+    return [register(i["InstanceId"], req) for i in group["Instances"]]
+
+
 def ctl_register(req):
     return register(req["instance_id"], req)
 
@@ -753,6 +783,7 @@ def _ctl_devices(req):
 CONTROL = {
     "/_rig/instances": ctl_instances,
     "/_rig/register": ctl_register,
+    "/_rig/asg": ctl_asg,
     "/_rig/faults": ctl_faults,
     "/_rig/calls": ctl_calls,
     "/_rig/config": ctl_config,

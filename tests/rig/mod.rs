@@ -165,16 +165,14 @@ impl Rig {
     /// instance_type, metadata_tags (bool), naming (nitro|by-id|xen),
     /// attachment_limit.
     pub fn instance(&self, spec: Value) -> SimInstance {
-        let v = self.control("/_rig/instances", spec);
-        SimInstance {
-            id: v["instance_id"].as_str().unwrap().into(),
-            imds_url: v["imds_url"].as_str().unwrap().into(),
-            by_id_dir: v["by_id_dir"].as_str().unwrap().into(),
-            sys_block_dir: v["sys_block_dir"].as_str().unwrap().into(),
-            dev_dir: v["dev_dir"].as_str().unwrap().into(),
-            private_ip: v["private_ip"].as_str().unwrap().into(),
-            az: v["az"].as_str().unwrap().into(),
-        }
+        sim_instance(&self.control("/_rig/instances", spec))
+    }
+
+    /// An Auto Scaling group of `size` simulated instances (`spec` as for
+    /// `instance`, plus `name`).
+    pub fn asg(&self, spec: Value) -> Vec<SimInstance> {
+        let v = self.control("/_rig/asg", spec);
+        v.as_array().unwrap().iter().map(sim_instance).collect()
     }
 
     /// How a tool on `inst` reaches AWS: through the proxy, with
@@ -246,6 +244,18 @@ impl Rig {
     /// Backing file of a volume (its data, kept while the volume exists).
     pub fn backing_file(&self, volume_id: &str) -> PathBuf {
         self.dir.join("volumes").join(format!("{volume_id}.img"))
+    }
+}
+
+fn sim_instance(v: &Value) -> SimInstance {
+    SimInstance {
+        id: v["instance_id"].as_str().unwrap().into(),
+        imds_url: v["imds_url"].as_str().unwrap().into(),
+        by_id_dir: v["by_id_dir"].as_str().unwrap().into(),
+        sys_block_dir: v["sys_block_dir"].as_str().unwrap().into(),
+        dev_dir: v["dev_dir"].as_str().unwrap().into(),
+        private_ip: v["private_ip"].as_str().unwrap().into(),
+        az: v["az"].as_str().unwrap().into(),
     }
 }
 
