@@ -246,6 +246,26 @@ impl Fixture {
         reports
     }
 
+    /// promote (as the drop-in's ExecStartPost does), which must succeed.
+    pub fn promote(&self, n: usize) {
+        let out = self.run(n, "promote", &["--timeout", "60"]);
+        assert!(
+            out.status.success(),
+            "promote on node {n} failed: {}",
+            describe(&out)
+        );
+    }
+
+    /// `count` members, all voting, as node 0 sees them.
+    pub async fn assert_all_voting(&self, n: usize, count: usize) {
+        let members = self.members(n).await;
+        assert_eq!(members.len(), count, "{members:?}");
+        assert!(
+            members.iter().all(|m| !m.1),
+            "a learner is left: {members:?}"
+        );
+    }
+
     /// Start etcd from the env file prepare wrote, sourced by a POSIX shell
     /// (the file is written for systemd and sh alike).
     pub fn start(&mut self, n: usize) {

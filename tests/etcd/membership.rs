@@ -42,8 +42,7 @@ async fn bootstrap_join_restart_and_replace() {
         1,
         "the new member is not a learner"
     );
-    let out = f.run(d, "promote", &["--timeout", "60"]);
-    assert!(out.status.success(), "promote failed: {}", describe(&out));
+    f.promote(d);
     assert!(
         f.members(0).await.iter().all(|m| !m.1),
         "still a learner after promote"
@@ -79,8 +78,7 @@ async fn bootstrap_join_restart_and_replace() {
     let r = f.prepare(e);
     assert_eq!(r["removed_members"][0], dead.as_str(), "{r}");
     f.start(e);
-    let out = f.run(e, "promote", &["--timeout", "60"]);
-    assert!(out.status.success(), "promote failed: {}", describe(&out));
+    f.promote(e);
     let names: Vec<String> = f.members(0).await.into_iter().map(|m| m.0).collect();
     assert_eq!(names.len(), 4);
     assert!(!names.contains(&dead));
@@ -169,8 +167,7 @@ async fn rerun_after_a_crash_reuses_the_added_member() {
     assert_eq!(members.members().len(), 2, "a second member was added");
     assert!(members.members().iter().any(|m| m.id() == added));
     f.start(d);
-    let out = f.run(d, "promote", &["--timeout", "60"]);
-    assert!(out.status.success(), "promote failed: {}", describe(&out));
+    f.promote(d);
     assert!(f.members(0).await.iter().all(|m| !m.1));
 }
 
@@ -209,17 +206,10 @@ async fn two_simultaneous_joins_both_succeed() {
                 describe(&out)
             );
             started.push(f.spawn_etcd(n));
-            let out = f.run(n, "promote", &["--timeout", "60"]);
-            assert!(
-                out.status.success(),
-                "promote on node {n}: {}",
-                describe(&out)
-            );
+            f.promote(n);
         }
     });
-    let members = f.members(0).await;
-    assert_eq!(members.len(), 3, "{members:?}");
-    assert!(members.iter().all(|m| !m.1), "{members:?}");
+    f.assert_all_voting(0, 3).await;
     drop(started);
 }
 
@@ -253,8 +243,7 @@ async fn removed_member_rejoins_with_a_fresh_data_dir() {
     assert!(!f.nodes[2].data_dir().exists());
     assert_eq!(f.rig.calls(true).1, 2, "the throttling did not happen");
     f.start(2);
-    let out = f.run(2, "promote", &["--timeout", "60"]);
-    assert!(out.status.success(), "promote failed: {}", describe(&out));
+    f.promote(2);
     let members = f.members(0).await;
     assert_eq!(members.len(), 3);
     assert!(members.iter().any(|m| m.0 == name && !m.1), "{members:?}");
@@ -337,12 +326,7 @@ async fn rolling_replacement_of_every_member_keeps_quorum_and_data() {
         let r = f.prepare(new);
         assert_eq!(r["removed_members"][0], old_id.as_str(), "round {old}: {r}");
         f.start(new);
-        let out = f.run(new, "promote", &["--timeout", "60"]);
-        assert!(
-            out.status.success(),
-            "round {old}: promote failed: {}",
-            describe(&out)
-        );
+        f.promote(new);
         live.lock().unwrap().push(f.nodes[new].client_url(port));
     }
     stop.store(true, Ordering::Relaxed);
@@ -435,12 +419,7 @@ async fn tls_cluster_end_to_end() {
     let r = f.prepare(3);
     assert_eq!(r["decision"], "join", "{r}");
     f.start(3);
-    let out = f.run(3, "promote", &["--timeout", "60"]);
-    assert!(
-        out.status.success(),
-        "promote over TLS failed: {}",
-        describe(&out)
-    );
+    f.promote(3);
     let members = f.members(3).await;
     assert_eq!(members.len(), 4);
     assert!(members.iter().all(|m| !m.1), "{members:?}");
@@ -497,20 +476,13 @@ async fn instances_beyond_the_initial_size_wait_and_join() {
             decisions.push(report["decision"].as_str().unwrap().to_string());
             started.push(f.spawn_etcd(n));
             if report["decision"] == "join" {
-                let out = f.run(n, "promote", &["--timeout", "60"]);
-                assert!(
-                    out.status.success(),
-                    "promote on node {n}: {}",
-                    describe(&out)
-                );
+                f.promote(n);
             }
         }
         decisions.sort();
         assert_eq!(decisions, ["join", "new", "new"]);
     });
-    let members = f.members(0).await;
-    assert_eq!(members.len(), 3, "{members:?}");
-    assert!(members.iter().all(|m| !m.1), "{members:?}");
+    f.assert_all_voting(0, 3).await;
     drop(started);
 }
 
