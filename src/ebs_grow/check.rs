@@ -187,7 +187,7 @@ async fn grow(
     // rather than create another.
     for v in adoptable.iter().filter(|v| v.state == "available") {
         if run.dry_run() {
-            return Ok(would(run, "would-adopt", v));
+            return Ok(would("would-adopt", v));
         }
         match volumes::attach_volume(ec2, &me, v).await? {
             AttachOutcome::Attached { device } | AttachOutcome::AlreadyAttached { device } => {
@@ -247,7 +247,7 @@ fn done(run: &Run, action: &str, v: &VolumeInfo, dev: &ResolvedDevice) -> Grown 
     }
 }
 
-fn would(_run: &Run, action: &str, v: &VolumeInfo) -> Grown {
+fn would(action: &str, v: &VolumeInfo) -> Grown {
     Grown {
         action: action.into(),
         volume_id: Some(v.volume_id.clone()),

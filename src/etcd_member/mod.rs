@@ -542,16 +542,15 @@ async fn remove_dead_members(
             .filter(|m| m.name.starts_with("i-") && m.name != s.me.name)
             .filter(|m| !peers.iter().any(|p| p.instance_id == m.name))
             .collect();
-        let Some(first) = suspects.first() else {
+        if suspects.is_empty() {
             return Ok(removed);
-        };
+        }
         let ids: Vec<String> = suspects.iter().map(|m| m.name.clone()).collect();
         let gone = peers::proven_gone(&s.session, &ids).await?;
         let Some(dead) = suspects.iter().find(|m| gone.contains(&m.name)) else {
             log::info!("members {ids:?} are not in the peer list but their instances are not proven gone; keeping them");
             return Ok(removed);
         };
-        let _ = first;
         let voting = members.iter().filter(|m| !m.is_learner).count();
         let healthy = c.healthy_voting(&members).await;
         // After removing `dead`, the healthy voting members must be a

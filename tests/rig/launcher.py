@@ -571,7 +571,8 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
         if self.path.startswith("/_rig/"):
             return self.control(method, body)
         params = urllib.parse.parse_qs(body.decode(errors="replace"))
-        if os.environ.get("RIG_TRACE"): log(body.decode(errors="replace"))
+        if os.environ.get("RIG_TRACE"):  # RIG_TRACE=1: log every request body
+            log(body.decode(errors="replace"))
         action = (params.get("Action") or ["?"])[0]
         with LOCK:
             rule = pick_fault(action)
