@@ -350,16 +350,41 @@ impl Fixture {
 
     /// (name, is_learner) of every member, sorted, as node `n` sees them.
     pub async fn members(&self, n: usize) -> Vec<(String, bool)> {
-        let mut c = self.client(n).await;
-        let mut m: Vec<(String, bool)> = c
-            .member_list()
+        let mut m: Vec<(String, bool)> = self
+            .member_list(n)
             .await
-            .unwrap()
-            .members()
             .iter()
             .map(|m| (m.name().to_string(), m.is_learner()))
             .collect();
         m.sort();
         m
+    }
+
+    /// Write `key` through node `n`, retried (bounded) while a freshly
+    /// formed cluster elects its first leader.
+    pub async fn put(&self, n: usize, key: &str, value: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut c = self.client(n).await;
+            match c.put(key, value, None).await {
+                Ok(_) => return,
+                Err(e) => assert!(Instant::now() < deadline, "put on node {n}: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    /// The member list as node `n` sees it, retried (bounded) while the
+    /// cluster elects a leader after a member went away.
+    pub async fn member_list(&self, n: usize) -> Vec<etcd_client::Member> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut c = self.client(n).await;
+            match c.member_list().await {
+                Ok(list) => return list.members().to_vec(),
+                Err(e) => assert!(Instant::now() < deadline, "member list on node {n}: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
     }
 }

@@ -24,8 +24,7 @@ async fn bootstrap_join_restart_and_replace() {
     for n in 0..3 {
         assert_eq!(f.members(n).await, expect, "node {n} sees another cluster");
     }
-    let mut c0 = f.client(0).await;
-    c0.put("before", "kept", None).await.unwrap();
+    f.put(0, "before", "kept").await;
     let mut c2 = f.client(2).await;
     let got = c2.get("before", None).await.unwrap();
     assert_eq!(got.kvs()[0].value_str().unwrap(), "kept");
@@ -88,15 +87,7 @@ async fn bootstrap_join_restart_and_replace() {
 }
 
 async fn member_ids(f: &Fixture, n: usize) -> Vec<u64> {
-    let mut c = f.client(n).await;
-    let mut ids: Vec<u64> = c
-        .member_list()
-        .await
-        .unwrap()
-        .members()
-        .iter()
-        .map(|m| m.id())
-        .collect();
+    let mut ids: Vec<u64> = f.member_list(n).await.iter().map(|m| m.id()).collect();
     ids.sort();
     ids
 }
@@ -222,17 +213,28 @@ async fn removed_member_rejoins_with_a_fresh_data_dir() {
     f.bootstrap(3).await;
     f.stop(2);
     let name = f.nodes[2].inst.id.clone();
-    let mut c = f.client(0).await;
-    let id = c
-        .member_list()
-        .await
-        .unwrap()
-        .members()
-        .iter()
-        .find(|m| m.name() == name)
-        .unwrap()
-        .id();
-    c.member_remove(id).await.unwrap();
+    // As an operator would: remove the member, retrying while the
+    // cluster elects a new leader (the stopped member may have led it).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let mut c = f.client(0).await;
+        let listed = c.member_list().await.ok().map(|l| {
+            l.members()
+                .iter()
+                .find(|m| m.name() == name)
+                .map(|m| m.id())
+        });
+        match listed {
+            Some(None) => break,
+            Some(Some(id)) if c.member_remove(id).await.is_ok() => break,
+            _ => {}
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "could not remove {name}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
     f.rig.faults(serde_json::json!([
         {"match": "DescribeInstances", "times": 2, "fault": "throttle"}
     ]));
@@ -405,8 +407,7 @@ async fn tls_cluster_end_to_end() {
     for n in 0..3 {
         f.start(n);
     }
-    let mut c = f.client(0).await;
-    c.put("secret", "kept", None).await.unwrap();
+    f.put(0, "secret", "kept").await;
     f.rig
         .ec2()
         .await
