@@ -45,8 +45,8 @@ pub async fn check(run: &Run) -> Result<Report> {
             s.fs
         )));
     }
-    let members = fs::members(s.fs, &s.mountpoint, &mount.source, &run.vg())?;
-    let before = usage::measure(s.fs, &s.mountpoint)?;
+    let members = fs::members(s.fs, &mount.source, &run.vg())?;
+    let before = usage::measure(s.fs, &s.mountpoint, &mount.source)?;
     let files = run.files();
     let now = now_ms();
     let prev = files.sample();
@@ -105,7 +105,7 @@ pub async fn check(run: &Run) -> Result<Report> {
     report.notes = grown.notes;
     report.decision = Some(decision);
     if !run.dry_run() {
-        let after = usage::measure(s.fs, &s.mountpoint)?;
+        let after = usage::measure(s.fs, &s.mountpoint, &mount.source)?;
         // The next check measures its rate from here, not from before the
         // growth (a growth's own metadata is not a fill rate).
         files.save_sample(&Sample {
@@ -451,9 +451,7 @@ async fn modify_in_place(
     let ec2 = session.ec2();
     // The newest device is the one to grow.
     let Some((member, volume_id)) = members.iter().rev().find_map(|m| {
-        let disk = fs::partition_of(m)
-            .map(|(d, _)| d)
-            .unwrap_or_else(|| m.clone());
+        let disk = fs::disk_of(m);
         run.resolver.volume_of(&disk).map(|v| (m.clone(), v))
     }) else {
         return Ok(Err(
@@ -539,9 +537,7 @@ async fn modify_in_place(
             },
         )
         .await?;
-    let disk = fs::partition_of(&member)
-        .map(|(d, _)| d)
-        .unwrap_or_else(|| member.clone());
+    let disk = fs::disk_of(&member);
     let want = target as u64 * GIB;
     // The kernel sees the new size on its own (NVMe); no AWS call here.
     run.deadline

@@ -250,12 +250,12 @@ pub fn lvm_create_plan(device: &Path, vg: &str) -> Vec<Cmd> {
 }
 
 /// The block devices the filesystem at `mountpoint` lives on.
-pub fn members(kind: FsKind, mountpoint: &Path, source: &str, vg: &str) -> Result<Vec<PathBuf>> {
+pub fn members(kind: FsKind, source: &str, vg: &str) -> Result<Vec<PathBuf>> {
     match kind {
-        FsKind::Btrfs => Ok(btrfs_devices(mountpoint)?
-            .into_iter()
-            .map(|(_, p)| p)
-            .collect()),
+        FsKind::Btrfs => {
+            let dir = super::usage::btrfs_sysfs_dir(Path::new(super::usage::SYS_BTRFS), source)?;
+            super::usage::btrfs_sysfs_devices(&dir)
+        }
         FsKind::LvmExt4 => {
             let out = run(
                 "pvs",
@@ -313,6 +313,13 @@ fn btrfs_devid(mountpoint: &Path, device: &Path) -> Result<u64> {
                 mountpoint.display()
             )
         })
+}
+
+/// The whole disk of `device`: its parent when it is a partition.
+pub fn disk_of(device: &Path) -> PathBuf {
+    partition_of(device)
+        .map(|(disk, _)| disk)
+        .unwrap_or_else(|| device.to_path_buf())
 }
 
 /// (disk, partition number) when `device` is a partition.

@@ -119,7 +119,11 @@ pub async fn init(run: &Run) -> Result<Report> {
     persist(run, &uuid)?;
     report.action = "initialised".into();
     report.uuid = Some(uuid);
-    report.after = Some(super::usage::measure(s.fs, &s.mountpoint)?);
+    report.after = Some(super::usage::measure(
+        s.fs,
+        &s.mountpoint,
+        &fs_device.to_string_lossy(),
+    )?);
     Ok(report)
 }
 

@@ -25,16 +25,14 @@ pub fn status(run: &Run) -> Result<Report> {
     };
     report.action = "mounted".into();
     report.uuid = fs_identity(Path::new(&m.source))?.map(|(u, _)| u);
-    for dev in fs::members(s.fs, &s.mountpoint, &m.source, &run.vg())? {
-        let disk = fs::partition_of(&dev)
-            .map(|(d, _)| d)
-            .unwrap_or_else(|| dev.clone());
+    for dev in fs::members(s.fs, &m.source, &run.vg())? {
+        let disk = fs::disk_of(&dev);
         report.devices.push(DeviceInfo {
             volume_id: run.resolver.volume_of(&disk),
             size_bytes: device_size(&dev).unwrap_or(0),
             device: dev,
         });
     }
-    report.after = Some(super::usage::measure(s.fs, &s.mountpoint)?);
+    report.after = Some(super::usage::measure(s.fs, &s.mountpoint, &m.source)?);
     Ok(report)
 }

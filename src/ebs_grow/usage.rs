@@ -6,7 +6,7 @@ use super::config::Settings;
 use super::fs::FsKind;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -36,7 +36,8 @@ impl Usage {
 
 /// Measure the filesystem at `mountpoint`. For btrfs, `df` is an estimate
 /// that ignores how data and metadata are allocated: ask btrfs itself.
-pub fn measure(kind: FsKind, mountpoint: &Path) -> Result<Usage> {
+/// `source` is the mounted device, as the mount table names it.
+pub fn measure(kind: FsKind, mountpoint: &Path, source: &str) -> Result<Usage> {
     let st = rustix::fs::statvfs(mountpoint)
         .with_context(|| format!("cannot statvfs {}", mountpoint.display()))?;
     let frsize = st.f_frsize;
@@ -48,7 +49,7 @@ pub fn measure(kind: FsKind, mountpoint: &Path) -> Result<Usage> {
         inodes_free: st.f_ffree,
     };
     if kind == FsKind::Btrfs {
-        let b = btrfs_usage(Path::new("/sys/fs/btrfs"), mountpoint)?;
+        let b = btrfs_usage_of(&btrfs_sysfs_dir(Path::new(SYS_BTRFS), source)?)?;
         usage.total_bytes = b.size;
         usage.avail_bytes = b.free_estimated.min(b.size);
         usage.used_bytes = b.used;
@@ -69,24 +70,36 @@ pub struct BtrfsUsage {
     pub free_estimated: u64,
 }
 
-/// The btrfs mounted at `mountpoint`, found in `sys_btrfs` (/sys/fs/btrfs)
-/// by its devices.
-pub fn btrfs_usage(sys_btrfs: &Path, mountpoint: &Path) -> Result<BtrfsUsage> {
-    let entry = crate::block::mount::mounted_at(mountpoint)?
-        .with_context(|| format!("{} is not mounted", mountpoint.display()))?;
-    let device = std::fs::canonicalize(&entry.source)
-        .with_context(|| format!("cannot resolve {}", entry.source))?;
+pub const SYS_BTRFS: &str = "/sys/fs/btrfs";
+
+/// The sysfs directory (in `sys_btrfs`, /sys/fs/btrfs) of the btrfs that
+/// device `source` belongs to.
+pub fn btrfs_sysfs_dir(sys_btrfs: &Path, source: &str) -> Result<PathBuf> {
+    let device =
+        std::fs::canonicalize(source).with_context(|| format!("cannot resolve {source}"))?;
     let name = device
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let fs_dir = std::fs::read_dir(sys_btrfs)
+    std::fs::read_dir(sys_btrfs)
         .with_context(|| format!("cannot read {}", sys_btrfs.display()))?
         .flatten()
         .map(|e| e.path())
         .find(|p| p.join("devices").join(&name).exists())
-        .with_context(|| format!("no btrfs in {} has device {name}", sys_btrfs.display()))?;
-    btrfs_usage_of(&fs_dir)
+        .with_context(|| format!("no btrfs in {} has device {name}", sys_btrfs.display()))
+}
+
+/// The devices of the btrfs whose sysfs directory is `fs_dir`, as /dev
+/// paths: no `btrfs filesystem show` process on the idle path.
+pub fn btrfs_sysfs_devices(fs_dir: &Path) -> Result<Vec<PathBuf>> {
+    let dir = fs_dir.join("devices");
+    let mut devices: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .flatten()
+        .map(|e| Path::new("/dev").join(e.file_name()))
+        .collect();
+    devices.sort();
+    Ok(devices)
 }
 
 fn read_u64(path: &Path) -> Result<u64> {

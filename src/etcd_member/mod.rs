@@ -228,8 +228,6 @@ struct Me {
     name: String,
     peer_url: String,
     client_url: String,
-    listen_peer: String,
-    listen_client: String,
 }
 
 struct Setup {
@@ -297,8 +295,6 @@ async fn setup(common: &CommonArgs, o: &Options) -> Result<Setup> {
         name: id.instance_id.clone(),
         peer_url: format!("{}://{ip}:{}", peer_scheme.as_str(), o.peer_port),
         client_url: format!("{}://{ip}:{}", client_scheme.as_str(), o.client_port),
-        listen_peer: format!("{}://{ip}:{}", peer_scheme.as_str(), o.peer_port),
-        listen_client: format!("{}://{ip}:{}", client_scheme.as_str(), o.client_port),
     };
     Ok(Setup {
         session,
@@ -344,6 +340,15 @@ impl Setup {
         }
     }
 
+    /// Client URLs of every peer but this instance.
+    fn others(&self, peers: &[Peer], o: &Options) -> Vec<String> {
+        peers
+            .iter()
+            .filter(|p| p.instance_id != self.me.name)
+            .map(|p| self.client_url(p, o))
+            .collect()
+    }
+
     fn peer_url(&self, p: &Peer, o: &Options) -> String {
         format!(
             "{}://{}:{}",
@@ -369,12 +374,7 @@ pub async fn prepare(common: &CommonArgs, o: &Options) -> Result<PrepareReport> 
     let _lock = RunLock::acquire(&lock_path, &s.deadline).await?;
     let tls = cluster::tls_options(o)?;
     let mut peers = s.discover(o).await?;
-    let others: Vec<String> = peers
-        .iter()
-        .filter(|p| p.instance_id != s.me.name)
-        .map(|p| s.client_url(p, o))
-        .collect();
-    let mut cluster = Cluster::find(&others, tls.clone()).await;
+    let mut cluster = Cluster::find(&s.others(&peers, o), tls.clone()).await;
     let mut report = PrepareReport {
         name: s.me.name.clone(),
         decision: String::new(),
@@ -460,12 +460,7 @@ pub async fn prepare(common: &CommonArgs, o: &Options) -> Result<PrepareReport> 
             // EC2 is asked every 5 s at most while waiting.
             tokio::time::sleep(Duration::from_secs(5).min(s.deadline.remaining())).await;
             peers = s.discover(o).await?;
-            let others: Vec<String> = peers
-                .iter()
-                .filter(|p| p.instance_id != s.me.name)
-                .map(|p| s.client_url(p, o))
-                .collect();
-            cluster = Cluster::find(&others, tls.clone()).await;
+            cluster = Cluster::find(&s.others(&peers, o), tls.clone()).await;
             if cluster.is_some() {
                 break;
             }
@@ -652,8 +647,9 @@ fn write_env(
     }
     env.set("ETCD_INITIAL_ADVERTISE_PEER_URLS", &s.me.peer_url)?;
     env.set("ETCD_ADVERTISE_CLIENT_URLS", &s.me.client_url)?;
-    env.set("ETCD_LISTEN_PEER_URLS", &s.me.listen_peer)?;
-    env.set("ETCD_LISTEN_CLIENT_URLS", &s.me.listen_client)?;
+    // etcd listens where it advertises: the instance's private address.
+    env.set("ETCD_LISTEN_PEER_URLS", &s.me.peer_url)?;
+    env.set("ETCD_LISTEN_CLIENT_URLS", &s.me.client_url)?;
     if o.write_data_dir {
         env.set("ETCD_DATA_DIR", o.data_dir.to_string_lossy())?;
     }

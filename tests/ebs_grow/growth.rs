@@ -336,8 +336,22 @@ fn btrfs_usage_from_sysfs_matches_btrfs_progs() {
     run(&["btrfs", "device", "add", b.path_str(), mp.to_str().unwrap()]);
     run(&["fallocate", "-l", "700M", mp.join("f").to_str().unwrap()]);
     run(&["sync"]);
-    let ours =
-        mooring::ebs_grow::usage::btrfs_usage(std::path::Path::new("/sys/fs/btrfs"), &mp).unwrap();
+    let ours = {
+        let source = mooring::block::mount::mounted_at(&mp)
+            .unwrap()
+            .unwrap()
+            .source;
+        let dir = mooring::ebs_grow::usage::btrfs_sysfs_dir(
+            std::path::Path::new("/sys/fs/btrfs"),
+            &source,
+        )
+        .unwrap();
+        let devices = mooring::ebs_grow::usage::btrfs_sysfs_devices(&dir).unwrap();
+        let mut expect = vec![a.path.clone(), b.path.clone()];
+        expect.sort();
+        assert_eq!(devices, expect, "the devices sysfs lists");
+        mooring::ebs_grow::usage::btrfs_usage_of(&dir).unwrap()
+    };
     let text = run(&["btrfs", "filesystem", "usage", "-b", mp.to_str().unwrap()]);
     let value = |label: &str| -> u64 {
         let line = text

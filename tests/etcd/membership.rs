@@ -1,7 +1,6 @@
 use crate::rig::tool::describe;
 use crate::Fixture;
 use serde_json::json;
-use std::time::Duration;
 
 /// Three instances booting at the same moment form one 3-member cluster
 /// (not three) that serves writes; a fourth joins as a learner and is
@@ -118,7 +117,6 @@ async fn hostile_cluster_tag_is_refused() {
     let out = f.run(0, "prepare", &[]);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(!f.nodes[0].env_file().exists());
-    let _ = Duration::ZERO;
 }
 
 /// A crash after `member add` and before the env file was written: the
@@ -372,21 +370,17 @@ async fn tls_cluster_end_to_end() {
     // the group only after the bootstrap (an ASG scaling out).
     f.enable_tls();
     let fourth = f.nodes[3].inst.id.clone();
-    let tag = |value: &str| {
-        aws_sdk_ec2::types::Tag::builder()
-            .key("etcd-cluster")
-            .value(value)
-            .build()
+    let ec2 = f.rig.ec2().await;
+    let retag = |value: &'static str| {
+        let call = ec2.create_tags().resources(&fourth).tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key("etcd-cluster")
+                .value(value)
+                .build(),
+        );
+        async move { call.send().await.unwrap() }
     };
-    f.rig
-        .ec2()
-        .await
-        .create_tags()
-        .resources(&fourth)
-        .tags(tag("not-yet"))
-        .send()
-        .await
-        .unwrap();
+    retag("not-yet").await;
     let reports: Vec<serde_json::Value> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..3)
             .map(|n| {
@@ -408,15 +402,7 @@ async fn tls_cluster_end_to_end() {
         f.start(n);
     }
     f.put(0, "secret", "kept").await;
-    f.rig
-        .ec2()
-        .await
-        .create_tags()
-        .resources(&fourth)
-        .tags(tag("secure"))
-        .send()
-        .await
-        .unwrap();
+    retag("secure").await;
     let r = f.prepare(3);
     assert_eq!(r["decision"], "join", "{r}");
     f.start(3);
