@@ -135,22 +135,31 @@ impl DeviceArgs {
 
 /// The body of every tool's `main`: logging, a single-threaded runtime,
 /// the run, the error chain printed once, the documented exit code.
-pub fn main(
+pub fn main<T: Into<crate::exit::Code>>(
     verbose: u8,
     quiet: u8,
-    run: impl std::future::Future<Output = anyhow::Result<()>>,
+    run: impl std::future::Future<Output = anyhow::Result<T>>,
 ) -> ! {
+    std::process::exit(execute(verbose, quiet, run).as_i32())
+}
+
+/// As [`main`], returning the code instead of exiting, for a main that
+/// maps it further.
+pub fn execute<T: Into<crate::exit::Code>>(
+    verbose: u8,
+    quiet: u8,
+    run: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> crate::exit::Code {
     crate::logging::init(verbose, quiet);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("cannot start the async runtime");
-    let code = match runtime.block_on(run) {
-        Ok(()) => crate::exit::Code::Ok,
+    match runtime.block_on(run) {
+        Ok(code) => code.into(),
         Err(err) => {
             log::error!("{err:#}");
             crate::exit::code_for(&err)
         }
-    };
-    std::process::exit(code.as_i32())
+    }
 }

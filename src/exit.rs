@@ -32,6 +32,9 @@ pub enum Code {
     NoCapacity = 6,
     /// Not on EC2, or the instance metadata service does not answer.
     NoMetadata = 7,
+    /// Idle: nothing free to claim and the policy says idle (a spare
+    /// instance). Not an error; the run changed nothing.
+    Idle = 8,
 }
 
 impl Code {
@@ -40,7 +43,7 @@ impl Code {
     }
 
     /// Every code with its meaning, as the README table lists them.
-    pub const ALL: [(Code, &'static str); 8] = [
+    pub const ALL: [(Code, &'static str); 9] = [
         (Code::Ok, "done, or nothing to do"),
         (Code::Failure, "unexpected failure; a retry may help"),
         (Code::BadInput, "bad flags, config, tags or user-data"),
@@ -49,7 +52,15 @@ impl Code {
         (Code::Unsafe, "refused: acting could destroy data"),
         (Code::NoCapacity, "nothing free to claim (policy: fail)"),
         (Code::NoMetadata, "instance metadata (IMDSv2) unreachable"),
+        (Code::Idle, "nothing free to claim (policy: idle); a spare"),
     ];
+}
+
+impl From<()> for Code {
+    /// A run that returns nothing succeeded.
+    fn from((): ()) -> Code {
+        Code::Ok
+    }
 }
 
 impl fmt::Display for Code {

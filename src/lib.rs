@@ -12,6 +12,8 @@ pub mod exit;
 pub mod fsutil;
 pub mod imds;
 pub mod logging;
+pub mod net;
 pub mod paths;
 pub mod runlock;
+pub mod smilodon;
 pub mod wait;

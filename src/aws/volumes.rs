@@ -23,6 +23,8 @@ pub struct VolumeAttachment {
     pub device: String,
     /// attaching, attached, detaching, detached, busy
     pub state: String,
+    /// As EC2 reports it in the attachment, when it does.
+    pub delete_on_termination: Option<bool>,
 }
 
 /// What Mooring needs to know about a volume.
@@ -78,6 +80,7 @@ fn info_of(v: &aws_sdk_ec2::types::Volume) -> VolumeInfo {
                 .state()
                 .map(|s| s.as_str().to_string())
                 .unwrap_or_default(),
+            delete_on_termination: a.delete_on_termination(),
         }),
         create_time: v.create_time().and_then(|t| SystemTime::try_from(*t).ok()),
     }
@@ -92,13 +95,15 @@ pub async fn describe_volumes(ec2: &Client, filters: &[FilterSpec]) -> Result<Ve
         .send();
     let mut out = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::new("DescribeVolumes", describe(filters), e))?;
+        let page =
+            page.map_err(|e| AwsError::new("DescribeVolumes", describe_filters(filters), e))?;
         out.extend(page.volumes().iter().map(info_of));
     }
     Ok(out)
 }
 
-fn describe(filters: &[FilterSpec]) -> String {
+/// Filters as an error message names them.
+pub(crate) fn describe_filters(filters: &[FilterSpec]) -> String {
     let parts: Vec<String> = filters
         .iter()
         .map(|f| format!("{}={}", f.name, f.values.join("|")))

@@ -115,12 +115,7 @@ impl Identity {
             detail: format!("identity document is not valid: {e}"),
         })?;
         let macs = macs
-            .map(|list| {
-                list.lines()
-                    .map(|l| l.trim().trim_end_matches('/').to_string())
-                    .filter(|l| !l.is_empty())
-                    .collect()
-            })
+            .map(|list| parse_macs(&list))
             .unwrap_or_else(|| vec![mac.clone()]);
         let tags = match tag_keys {
             None => None,
@@ -158,6 +153,30 @@ impl Identity {
     pub fn tag(&self, key: &str) -> Option<&str> {
         self.tags.as_ref()?.get(key).map(String::as_str)
     }
+}
+
+/// The MACs of every interface attached now, as IMDS lists them (it lags
+/// an attach by a moment: wait for it before telling a service to use the
+/// interface).
+pub async fn attached_macs(
+    client: &Client,
+    endpoint_override: Option<&str>,
+) -> Result<Vec<String>> {
+    let endpoint = endpoint_label(endpoint_override);
+    let list = get_optional(
+        client,
+        "/latest/meta-data/network/interfaces/macs/",
+        &endpoint,
+    )
+    .await?;
+    Ok(list.map(|l| parse_macs(&l)).unwrap_or_default())
+}
+
+fn parse_macs(list: &str) -> Vec<String> {
+    list.lines()
+        .map(|l| l.trim().trim_end_matches('/').to_ascii_lowercase())
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 /// Await every future, in order, failing on the first error. The handful of

@@ -1,6 +1,8 @@
 """The test rig's AWS side: moto server with EC2's rules that moto lacks, a
-hypervisor that backs attached volumes with loop devices, one IMDSv2 server
-per simulated instance, and a fault-injecting proxy in front of it all.
+hypervisor that backs attached volumes with loop devices (and, for instances
+with a network namespace of their own, attached ENIs with interfaces), one
+IMDSv2 server per simulated instance, and a fault-injecting proxy in front of
+it all.
 
 Started by tests/rig/mod.rs with `python launcher.py RIG_DIR`; prints one JSON
 line {"proxy": PORT, "moto": PORT} on stdout once it serves. Tools talk to the
@@ -10,8 +12,11 @@ proxy (AWS_ENDPOINT_URL); tests set up and check state through moto's own port
 Everything the hypervisor creates lives under RIG_DIR, and every loop device
 it attaches is backed by a file in RIG_DIR/volumes, so the Rust side can find
 and detach leftovers with `losetup -j` even if this process is SIGKILLed.
+Network namespaces are named after RIG_DIR (NETNS_PREFIX), for the same
+reason.
 """
 
+import ctypes
 import datetime
 import http.client
 import http.server
@@ -33,6 +38,7 @@ from moto.ec2.models import ec2_backends
 from moto.ec2.models.elastic_block_store import EBSBackend, Volume, VolumeAttachment
 from moto.ec2.models.elastic_network_interfaces import NetworkInterfaceBackend
 from moto.ec2.responses.elastic_block_store import ElasticBlockStore
+from moto.ec2.responses.elastic_network_interfaces import ElasticNetworkInterfaces
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -45,6 +51,7 @@ REGION = "us-east-1"
 ROLE = "mooring-test-role"
 RIG_DIR = os.path.abspath(sys.argv[1])
 VOLUME_DIR = os.path.join(RIG_DIR, "volumes")
+NETNS_PREFIX = os.path.basename(RIG_DIR) + "-"
 GIB = 1024**3
 
 # One lock serialises every request to moto and every hypervisor action, as
@@ -88,6 +95,7 @@ _orig_modify_volume = EBSBackend.modify_volume
 _orig_delete_volume = EBSBackend.delete_volume
 _orig_create_volume = EBSBackend.create_volume
 _orig_attach_eni = NetworkInterfaceBackend.attach_network_interface
+_orig_detach_eni = NetworkInterfaceBackend.detach_network_interface
 
 
 def check_attachment_limit(instance):
@@ -195,7 +203,44 @@ def attach_eni(self, eni_id, instance_id, device_index):
             f"Instance '{instance_id}' already has an interface attached at device index '{device_index}'.",
         )
     check_attachment_limit(instance)
-    return _orig_attach_eni(self, eni_id, instance_id, device_index)
+    att = _orig_attach_eni(self, eni_id, instance_id, device_index)
+    sim = INSTANCES.get(instance_id)
+    if sim is not None:
+        sim.plug_interface(eni, int(device_index), CONFIG["attach_delay"])
+    return att
+
+
+def detach_eni(self, attachment_id):
+    for eni in self.enis.values():
+        if eni.attachment_id == attachment_id and eni.instance is not None:
+            sim = INSTANCES.get(eni.instance.id)
+            if sim is not None:
+                sim.unplug_interface(eni.id)
+    return _orig_detach_eni(self, attachment_id)
+
+
+def volume_attachment_delete_on_termination(self):
+    # EC2 reports DeleteOnTermination in DescribeVolumes' attachments; moto
+    # keeps it only in the instance's block device mapping.
+    bdm = self.instance.block_device_mapping.get(self.device)
+    return bool(bdm and bdm.delete_on_termination)
+
+
+_orig_modify_eni_attribute_response = ElasticNetworkInterfaces.modify_network_interface_attribute
+
+
+def modify_eni_attribute_response(self):
+    # moto ignores Attachment.DeleteOnTermination; EC2 sets it.
+    attachment_id = self._get_param("Attachment.AttachmentId")
+    if attachment_id:
+        eni = self.ec2_backend.get_network_interface(self._get_param("NetworkInterfaceId"))
+        if eni.attachment_id != attachment_id:
+            raise RigEC2Error(
+                "InvalidAttachmentID.NotFound",
+                f"The attachment ID '{attachment_id}' does not exist",
+            )
+        eni.delete_on_termination = self._get_param("Attachment.DeleteOnTermination") in (True, "true")
+    return _orig_modify_eni_attribute_response(self)
 
 
 def attachment_status_get(self):
@@ -244,6 +289,9 @@ EBSBackend.modify_volume = modify_volume
 EBSBackend.delete_volume = delete_volume
 EBSBackend.create_volume = create_volume
 NetworkInterfaceBackend.attach_network_interface = attach_eni
+NetworkInterfaceBackend.detach_network_interface = detach_eni
+VolumeAttachment.delete_on_termination = property(volume_attachment_delete_on_termination)
+ElasticNetworkInterfaces.modify_network_interface_attribute = modify_eni_attribute_response
 VolumeAttachment.status = property(attachment_status_get, attachment_status_set)
 Volume.status = property(volume_status_get)
 ElasticBlockStore.create_volume = create_volume_response
@@ -287,6 +335,49 @@ class SimInstance:
         self.plugged = {}  # volume id -> {"loop":..., "paths": [...]}
         self.next_nvme = 1
         self.imds = None
+        self.netns = None
+        self.interfaces = {}  # eni id -> {"name": ...}
+
+    # Interfaces exist only for an instance with a network namespace of its
+    # own, where the tool under test runs (see "Network namespaces" below).
+
+    def setup_netns(self):
+        name = NETNS_PREFIX + self.id
+        run("ip", "netns", "add", name)
+        self.netns = name
+        run("ip", "-n", name, "link", "set", "lo", "up")
+
+    def plug_interface(self, eni, device_index, delay):
+        if self.netns is None:
+            return
+        # Named as a Nitro instance names them: ens5 for device 0, ens6, ...
+        entry = {"name": f"ens{5 + device_index}"}
+        self.interfaces[eni.id] = entry
+
+        def materialise():
+            with LOCK:
+                if self.interfaces.get(eni.id) is not entry:
+                    return  # detached before the attachment completed
+                # A tap, not a dummy: this kernel has no dummy interfaces.
+                run("ip", "-n", self.netns, "tuntap", "add", "mode", "tap", "name", entry["name"])
+                run("ip", "-n", self.netns, "link", "set", entry["name"],
+                    "address", eni.mac_address, "up")
+                entry["up"] = True
+
+        if delay > 0:
+            threading.Timer(delay, materialise).start()
+        else:
+            materialise()
+
+    def unplug_interface(self, eni_id):
+        entry = self.interfaces.pop(eni_id, None)
+        if entry and entry.get("up"):
+            subprocess.run(["ip", "-n", self.netns, "link", "del", entry["name"]],
+                           capture_output=True)
+
+    def remove_netns(self):
+        if self.netns is not None:
+            subprocess.run(["ip", "netns", "del", self.netns], capture_output=True)
 
     def plug_volume(self, volume, device_path, delay):
         path = backing_file(volume.id)
@@ -369,6 +460,54 @@ def mounts_of(device):
 
 
 # ---------------------------------------------------------------------------
+# Network namespaces. An instance registered with "netns": true gets one of
+# its own; the tool under test runs there (nsenter --net) and sees exactly
+# the interfaces of the ENIs attached to it. The rig's proxy and the
+# instance's IMDS listen inside it on the same ports as outside, so a tool
+# there uses the same URLs.
+
+LIBC = ctypes.CDLL("libc.so.6", use_errno=True)
+CLONE_NEWNET = 0x40000000
+
+
+def create_in_netns(netns, make):
+    """Call make() on a thread inside `netns`: the sockets it creates belong
+    to that namespace. The thread ends there; the threads that serve those
+    sockets start from the caller, in the rig's own namespace, so that
+    forwarding to moto works."""
+    box = {}
+
+    def body():
+        fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
+        try:
+            if LIBC.setns(fd, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), f"setns into {netns}")
+            box["value"] = make()
+        except Exception as e:
+            box["error"] = e
+        finally:
+            os.close(fd)
+
+    t = threading.Thread(target=body)
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def serve(server):
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def proxy_in_netns(netns):
+    serve(create_in_netns(
+        netns, lambda: http.server.ThreadingHTTPServer(("127.0.0.1", PROXY_PORT), ProxyHandler)))
+
+
+# ---------------------------------------------------------------------------
 # IMDSv2, one server per simulated instance, fed live from moto's state.
 
 
@@ -429,6 +568,14 @@ class SimImds:
         self.server.sim_imds = self
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def serve_in_netns(self, netns):
+        port = self.server.server_address[1]
+        server = create_in_netns(
+            netns, lambda: http.server.ThreadingHTTPServer(("127.0.0.1", port), ImdsHandler))
+        server.tokens = self.server.tokens
+        server.sim_imds = self
+        serve(server)
 
     def lookup(self, path):
         inst = backend().get_instance(self.sim.id)
@@ -690,7 +837,14 @@ def register_locked(instance_id, req):
     sim.imds = SimImds(sim)
     INSTANCES[instance_id] = sim
     inst = backend().get_instance(instance_id)
+    if req.get("netns"):
+        sim.setup_netns()
+        for index, eni in inst.nics.items():
+            sim.plug_interface(eni, index, 0)
+        sim.imds.serve_in_netns(sim.netns)
+        proxy_in_netns(sim.netns)
     return {
+        "netns": sim.netns,
         "instance_id": instance_id,
         "imds_url": sim.imds.url,
         "by_id_dir": sim.by_id,
@@ -812,6 +966,7 @@ def shutdown(*_):
     with LOCK:
         for sim in INSTANCES.values():
             sim.unplug_all()
+            sim.remove_netns()
     os._exit(0)
 
 
@@ -824,7 +979,7 @@ def die_with_parent():
 
 
 def main():
-    global MOTO_PORT
+    global MOTO_PORT, PROXY_PORT
     die_with_parent()
     os.makedirs(VOLUME_DIR, exist_ok=True)
     app = serialised(DomainDispatcherApplication(create_backend_app))
@@ -833,6 +988,7 @@ def main():
     threading.Thread(target=moto.serve_forever, daemon=True).start()
     proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ProxyHandler)
     proxy.daemon_threads = True
+    PROXY_PORT = proxy.server_address[1]
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
     print(json.dumps({"proxy": proxy.server_address[1], "moto": MOTO_PORT}), flush=True)

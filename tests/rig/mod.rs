@@ -85,6 +85,9 @@ pub struct SimInstance {
     pub dev_dir: PathBuf,
     pub private_ip: String,
     pub az: String,
+    /// The instance's own network namespace (`"netns": true`), holding an
+    /// interface per attached ENI; tools for it run there.
+    pub netns: Option<String>,
 }
 
 impl SimInstance {
@@ -163,7 +166,8 @@ impl Rig {
 
     /// Start a simulated instance. `spec` keys: az, tags, user_data,
     /// instance_type, metadata_tags (bool), naming (nitro|by-id|xen),
-    /// attachment_limit.
+    /// attachment_limit, netns (bool: a network namespace of its own, with
+    /// an interface per attached ENI).
     pub fn instance(&self, spec: Value) -> SimInstance {
         sim_instance(&self.control("/_rig/instances", spec))
     }
@@ -256,6 +260,7 @@ fn sim_instance(v: &Value) -> SimInstance {
         dev_dir: v["dev_dir"].as_str().unwrap().into(),
         private_ip: v["private_ip"].as_str().unwrap().into(),
         az: v["az"].as_str().unwrap().into(),
+        netns: v["netns"].as_str().map(str::to_string),
     }
 }
 
@@ -270,6 +275,48 @@ impl Drop for Rig {
                 loopdev::detach_loops_of(&entry.path());
             }
         }
+        // And every network namespace named after this rig.
+        let prefix = format!(
+            "{}-",
+            self.dir.file_name().unwrap_or_default().to_string_lossy()
+        );
+        if let Ok(entries) = std::fs::read_dir("/run/netns") {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with(&prefix) {
+                    let _ = Command::new("ip")
+                        .args(["netns", "del", &name])
+                        .stderr(Stdio::null())
+                        .status();
+                }
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl SimInstance {
+    /// The names and MAC addresses of the interfaces in this instance's
+    /// network namespace (`ip -j link`), loopback excluded.
+    pub fn interfaces(&self) -> Vec<(String, String)> {
+        let ns = self.netns.as_deref().expect("instance has no netns");
+        let out = Command::new("ip")
+            .args(["-n", ns, "-j", "link", "show"])
+            .output()
+            .expect("cannot run ip");
+        assert!(out.status.success(), "ip -n {ns} link show failed");
+        let links: Value = serde_json::from_slice(&out.stdout).unwrap();
+        links
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["ifname"] != "lo")
+            .map(|l| {
+                (
+                    l["ifname"].as_str().unwrap().to_string(),
+                    l["address"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
     }
 }

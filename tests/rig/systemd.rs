@@ -25,6 +25,13 @@ impl UserManager {
     /// inside the manager's namespace (an overlay: the host's /usr/bin is
     /// untouched), so that units run verbatim.
     pub fn start_with(binaries: &[(&str, &Path)]) -> UserManager {
+        Self::start_in(None, binaries)
+    }
+
+    /// As [`UserManager::start_with`], inside network namespace `netns`
+    /// (a simulated instance's), so that its services see that instance's
+    /// interfaces.
+    pub fn start_in(netns: Option<&str>, binaries: &[(&str, &Path)]) -> UserManager {
         super::require_root();
         let dir = super::unique_dir("systemd");
         let runtime_dir = dir.join("runtime");
@@ -38,7 +45,17 @@ impl UserManager {
             .set_read_timeout(Some(Duration::from_secs(60)))
             .unwrap();
         let overlay = overlay_script(&dir, binaries);
-        let child = Command::new("unshare")
+        let mut command = match netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/run/netns/{ns}"))
+                    .arg("--")
+                    .arg("unshare");
+                c
+            }
+            None => Command::new("unshare"),
+        };
+        let child = command
             .args(["--mount", "--propagation", "private", "sh", "-c"])
             .arg(format!(
                 "{overlay}mount -t tmpfs mooring-test-run /run && mkdir -p /run/systemd/system && exec systemd --user"

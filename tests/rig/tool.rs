@@ -14,6 +14,9 @@ pub struct Tool {
     pub bin: PathBuf,
     pub env: Vec<(String, String)>,
     pub base: PathBuf,
+    /// The instance's network namespace, if it has one: the tool runs
+    /// there (nsenter execs it, so its PID is the tool's).
+    pub netns: Option<String>,
 }
 
 /// AWS variables that must not leak from the caller into a tool under test.
@@ -57,6 +60,22 @@ impl Tool {
             bin: PathBuf::from(bin),
             env,
             base: base.to_path_buf(),
+            netns: inst.netns.clone(),
+        }
+    }
+
+    /// The program and leading arguments that start the tool.
+    fn argv0(&self) -> (PathBuf, Vec<std::ffi::OsString>) {
+        match &self.netns {
+            Some(ns) => (
+                PathBuf::from("nsenter"),
+                vec![
+                    format!("--net=/run/netns/{ns}").into(),
+                    "--".into(),
+                    self.bin.clone().into(),
+                ],
+            ),
+            None => (self.bin.clone(), Vec::new()),
         }
     }
 
@@ -66,8 +85,9 @@ impl Tool {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.bin);
-        cmd.args(args);
+        let (program, lead) = self.argv0();
+        let mut cmd = Command::new(program);
+        cmd.args(lead).args(args);
         for k in SCRUBBED {
             cmd.env_remove(k);
         }
@@ -83,10 +103,12 @@ impl Tool {
     /// Start the tool stopped (SIGSTOP before exec), so that a test can
     /// arm a fault for its PID before it makes any call; `resume` it then.
     pub fn spawn_stopped(&self, args: &[&str]) -> Child {
+        let (program, lead) = self.argv0();
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
             .arg("kill -STOP $$; exec \"$0\" \"$@\"")
-            .arg(&self.bin)
+            .arg(program)
+            .args(lead)
             .args(args);
         for k in SCRUBBED {
             cmd.env_remove(k);
