@@ -66,11 +66,13 @@ pub fn mounted_at(mountpoint: &Path) -> Result<Option<MountEntry>> {
 }
 
 /// Mount the filesystem with `uuid` at `mountpoint` with `options`.
-/// `device` is where this run found it: after the mount, the source must be
-/// that device (for btrfs, any device of the same filesystem), otherwise
-/// another disk carries the same UUID — a volume cloned from a snapshot —
-/// and the mount is undone. Mounting what is already mounted there is a
-/// no-op.
+/// `device` is where this run found it (resolved from the volume ID and
+/// probed): that device is what gets mounted. Not `UUID=`: mount(8) would
+/// look the tag up in libblkid's cache, which trusts an entry younger than
+/// two seconds without probing — right after a detach and re-attach it can
+/// name the wrong device. A second device carrying the UUID (a volume
+/// cloned from a snapshot) is refused; after the mount, the source must
+/// carry the UUID. Mounting what is already mounted there is a no-op.
 pub fn mount_by_uuid(
     uuid: &str,
     fstype: &str,
@@ -108,13 +110,15 @@ pub fn mount_by_uuid(
     fs::create_dir_all(mountpoint).with_context(|| format!("cannot create mountpoint {mp}"))?;
     let spec = format!("UUID={uuid}");
     let mp_str = mountpoint.to_string_lossy();
-    run("mount", &["-t", fstype, "-o", options, &spec, &mp_str])
-        .with_context(|| format!("cannot mount {spec} at {mp}"))?;
-    let entry = mounted_at(mountpoint)?
-        .ok_or_else(|| anyhow!("mount of {spec} at {mp} did not show up"))?;
     let expected =
         fs::canonicalize(device).with_context(|| format!("cannot resolve {}", device.display()))?;
-    let source_ok = fstype == "btrfs" || Path::new(&entry.source) == expected;
+    let dev_str = expected.to_string_lossy();
+    run("mount", &["-t", fstype, "-o", options, &dev_str, &mp_str])
+        .with_context(|| format!("cannot mount {spec} ({dev_str}) at {mp}"))?;
+    let entry = mounted_at(mountpoint)?
+        .ok_or_else(|| anyhow!("mount of {spec} at {mp} did not show up"))?;
+    let source_ok = (fstype == "btrfs" || Path::new(&entry.source) == expected)
+        && source_has_uuid(&entry.source, uuid)?;
     if !source_ok {
         let _ = run("umount", &[&mp_str]);
         return Err(Unsafe(format!(

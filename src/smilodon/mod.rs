@@ -69,6 +69,16 @@ pub struct Cli {
     #[arg(long, default_value = "defaults")]
     pub mount_options: String,
 
+    /// Give the mounted filesystem's root to USER[:GROUP] (the service's
+    /// user); empty: leave it.
+    #[arg(
+        long,
+        value_name = "USER[:GROUP]",
+        default_value = "",
+        requires = "mountpoint"
+    )]
+    pub owner: String,
+
     /// When no pair is free: fail (exit 6) or idle (exit 8: a spare).
     #[arg(long, value_enum, default_value = "fail")]
     pub when_none: WhenNone,
@@ -240,6 +250,7 @@ pub fn exit_status(code: Code, exec_condition: bool) -> i32 {
 /// One run; the report of what it did.
 pub async fn attach(cli: &Cli) -> Result<AttachReport> {
     let user_filters = validate(cli)?;
+    let owner = node::parse_owner(&cli.owner)?;
     let common = &cli.common;
     let deadline = Deadline::after(common.timeout());
     let opts = AwsOptions {
@@ -382,6 +393,9 @@ pub async fn attach(cli: &Cli) -> Result<AttachReport> {
             size_bytes: size,
         };
         let fs = volume.mount(mp, cli.mkfs, &cli.mount_options, common.dry_run)?;
+        if let Some(owner) = owner.filter(|_| !common.dry_run) {
+            node::chown_root(mp, owner, common.dry_run)?;
+        }
         report.filesystem = Some(fs);
     }
     if let Some(path) = &cli.write_node_id {

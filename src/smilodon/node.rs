@@ -74,11 +74,13 @@ fn mount_volume(
             (uuid, fstype, false)
         }
         None => match probe(path)? {
-            Blankness::NotBlank(why) => return Err(Unsafe(format!(
+            Blankness::NotBlank(why) => {
+                return Err(Unsafe(format!(
                 "{vid} ({}) holds no filesystem to mount but is not blank ({why}); not touching it",
                 path.display()
             ))
-            .into()),
+                .into())
+            }
             Blankness::Blank => {
                 let Some(fs) = make else {
                     return Err(BadInput(format!(
@@ -119,6 +121,72 @@ fn mount_volume(
     })
 }
 
+/// Who should own the mounted filesystem's root: `USER[:GROUP]` (names or
+/// numbers); the group defaults to the user's. Empty: leave it.
+pub fn parse_owner(spec: &str) -> Result<Option<(u32, u32)>> {
+    use nix::unistd::{Group, User};
+    if spec.is_empty() {
+        return Ok(None);
+    }
+    let (user, group) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let bad = |why: String| BadInput(format!("--owner {spec:?}: {why}"));
+    let user = match user.parse::<u32>() {
+        Ok(uid) => User::from_uid(uid.into())
+            .ok()
+            .flatten()
+            .map_or((uid, None), |u| (u.uid.as_raw(), Some(u.gid.as_raw()))),
+        Err(_) => User::from_name(user)
+            .map_err(|e| bad(format!("cannot look up user {user}: {e}")))?
+            .map(|u| (u.uid.as_raw(), Some(u.gid.as_raw())))
+            .ok_or_else(|| bad(format!("no user {user}")))?,
+    };
+    let gid = match group {
+        Some(g) => match g.parse::<u32>() {
+            Ok(gid) => gid,
+            Err(_) => Group::from_name(g)
+                .map_err(|e| bad(format!("cannot look up group {g}: {e}")))?
+                .map(|g| g.gid.as_raw())
+                .ok_or_else(|| bad(format!("no group {g}")))?,
+        },
+        None => user
+            .1
+            .ok_or_else(|| bad(format!("uid {} has no passwd entry; name a group", user.0)))?,
+    };
+    Ok(Some((user.0, gid)))
+}
+
+/// Give the mounted filesystem's root to `owner` (the service's user
+/// cannot write a fresh filesystem's root otherwise).
+pub fn chown_root(mountpoint: &Path, owner: (u32, u32), dry_run: bool) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(mountpoint)
+        .with_context(|| format!("cannot stat {}", mountpoint.display()))?;
+    if (meta.uid(), meta.gid()) == owner {
+        return Ok(());
+    }
+    if dry_run {
+        log::info!(
+            "dry run: would chown {} to {}:{}",
+            mountpoint.display(),
+            owner.0,
+            owner.1
+        );
+        return Ok(());
+    }
+    nix::unistd::chown(mountpoint, Some(owner.0.into()), Some(owner.1.into()))
+        .with_context(|| format!("cannot chown {}", mountpoint.display()))?;
+    log::info!(
+        "{} now belongs to {}:{}",
+        mountpoint.display(),
+        owner.0,
+        owner.1
+    );
+    Ok(())
+}
+
 /// The NodeID as a service wants it written: shifted by `offset` (ZooKeeper's
 /// myid starts at 1 where NodeIDs often start at 0), which needs a numeric
 /// NodeID.
@@ -155,6 +223,15 @@ pub fn write_node_id(path: &Path, text: &str, dry_run: bool) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn owners() {
+        assert_eq!(parse_owner("").unwrap(), None);
+        assert_eq!(parse_owner("root").unwrap(), Some((0, 0)));
+        assert_eq!(parse_owner("0:0").unwrap(), Some((0, 0)));
+        let err = parse_owner("no-such-user-mooring").unwrap_err();
+        assert_eq!(crate::exit::code_for(&err), crate::exit::Code::BadInput);
+    }
 
     #[test]
     fn node_id_offset() {

@@ -446,6 +446,15 @@ def detach_loop(loop):
     for mountpoint in mounts_of(loop):
         subprocess.run(["umount", "-l", mountpoint], capture_output=True)
     subprocess.run(["losetup", "-d", loop], capture_output=True)
+    # A loop device still open (a probe by blkid elsewhere) goes away only
+    # when closed. On EC2 a detached volume's device is gone: wait for
+    # that (bounded), so that no test sees a detached volume's filesystem.
+    backing = f"/sys/block/{os.path.basename(loop)}/loop/backing_file"
+    deadline = time.monotonic() + 10
+    while os.path.exists(backing) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if os.path.exists(backing):
+        log(f"{loop} is still attached 10 s after losetup -d")
 
 
 def mounts_of(device):
@@ -496,6 +505,17 @@ def create_in_netns(netns, make):
     return box["value"]
 
 
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A tool killed mid-request (the kill tests) resets its connection:
+        # expected, not worth a traceback.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
+
 def serve(server):
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -504,7 +524,7 @@ def serve(server):
 
 def proxy_in_netns(netns):
     serve(create_in_netns(
-        netns, lambda: http.server.ThreadingHTTPServer(("127.0.0.1", PROXY_PORT), ProxyHandler)))
+        netns, lambda: Server(("127.0.0.1", PROXY_PORT), ProxyHandler)))
 
 
 # ---------------------------------------------------------------------------
@@ -687,6 +707,23 @@ def pick_fault(action):
     return chosen
 
 
+def steal(action, params, thief):
+    """A race lost for certain: right before the tool's attach reaches EC2,
+    another instance (`thief`) attaches the same volume or ENI."""
+    with LOCK:
+        be = backend()
+        instance = be.get_instance(thief)
+        if action == "AttachVolume":
+            used = set(instance.block_device_mapping)
+            device = next(f"/dev/sd{c}" for c in "pqrstuvwxyz" if f"/dev/sd{c}" not in used)
+            be.attach_volume(params["VolumeId"][0], thief, device)
+        elif action == "AttachNetworkInterface":
+            index = next(i for i in range(1, 64) if i not in instance.nics)
+            be.attach_network_interface(params["NetworkInterfaceId"][0], thief, index)
+        else:
+            raise ValueError(f"steal: nothing to steal in {action}")
+
+
 class ProxyHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -734,6 +771,8 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
         if fault == "kill_before":
             os.kill(rule["pid"], signal.SIGKILL)
             return self.drop()
+        if fault == "steal":
+            steal(action, params, rule["instance_id"])
         status, headers, resp = self.forward(method, body)
         if fault == "drop_after":
             return self.drop()
@@ -885,6 +924,11 @@ def ctl_asg(req):
     return [register(i["InstanceId"], req) for i in group["Instances"]]
 
 
+def ctl_subnet(req):
+    """The rig's subnet in an AZ (made on first use), for creating ENIs."""
+    return {"subnet_id": subnet_for(req.get("az", REGION + "a"))}
+
+
 def ctl_register(req):
     return register(req["instance_id"], req)
 
@@ -938,6 +982,7 @@ def _ctl_devices(req):
 CONTROL = {
     "/_rig/instances": ctl_instances,
     "/_rig/register": ctl_register,
+    "/_rig/subnet": ctl_subnet,
     "/_rig/asg": ctl_asg,
     "/_rig/faults": ctl_faults,
     "/_rig/calls": ctl_calls,
@@ -986,7 +1031,7 @@ def main():
     moto = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietMotoHandler)
     MOTO_PORT = moto.server_address[1]
     threading.Thread(target=moto.serve_forever, daemon=True).start()
-    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ProxyHandler)
+    proxy = Server(("127.0.0.1", 0), ProxyHandler)
     proxy.daemon_threads = True
     PROXY_PORT = proxy.server_address[1]
     signal.signal(signal.SIGTERM, shutdown)

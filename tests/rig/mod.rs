@@ -216,8 +216,10 @@ impl Rig {
 
     /// Replace the fault rules. A rule: {"match": "AttachVolume" (optional),
     /// "skip": N, "times": K, "fault": throttle|error500|drop|drop_after|
-    /// kill_before|kill_after, "pid": P (for kill_*)}: the matching calls
-    /// N+1 .. N+K get the fault.
+    /// kill_before|kill_after|steal, "pid": P (for kill_*), "instance_id":
+    /// I (for steal: that instance attaches the volume or ENI of the call
+    /// first, so the call loses the race)}: the matching calls N+1 .. N+K
+    /// get the fault.
     pub fn faults(&self, rules: Value) {
         self.control("/_rig/faults", json!({ "rules": rules }));
     }
@@ -243,6 +245,14 @@ impl Rig {
     /// The loop device backing each volume attached to `inst`.
     pub fn devices(&self, inst: &SimInstance) -> Value {
         self.control("/_rig/devices", json!({ "instance_id": inst.id }))
+    }
+
+    /// The rig's subnet in `az`, for creating ENIs there.
+    pub fn subnet(&self, az: &str) -> String {
+        self.control("/_rig/subnet", json!({ "az": az }))["subnet_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     /// Backing file of a volume (its data, kept while the volume exists).

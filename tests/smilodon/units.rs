@@ -1,0 +1,187 @@
+use crate::rig::systemd::{verify, UserManager};
+use crate::{Fixture, Node, AZ, BIN};
+use std::path::{Path, PathBuf};
+
+const DEBIAN_ETCD_UNIT: &str = "/lib/systemd/system/etcd.service";
+
+fn dropin(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("dropins")
+        .join(rel)
+}
+
+/// A stand-in for zookeeper.service (ZooKeeper itself is not installed
+/// here): it records what the drop-in gave it, from inside the manager's
+/// mount namespace, where the volume is mounted.
+const ZOOKEEPER_STANDIN: &str = "[Unit]
+Description=stand-in for ZooKeeper
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'echo \"$NODE_ID $NODE_IP $NODE_INTERFACE\" > %h/started; cat \"$NODE_MOUNTPOINT/myid\" > %h/myid; mountpoint -q \"$NODE_MOUNTPOINT\" && stat -c %%U \"$NODE_MOUNTPOINT\" > %h/mounted'
+";
+
+/// The drop-ins verify clean: on a ZooKeeper unit, and on Debian's
+/// etcd.service (whose own deprecation notice is not ours).
+#[test]
+fn dropins_verify() {
+    let bin = [("smilodon-attach", Path::new(BIN))];
+    let dir = crate::rig::temp_dir("zk-unit");
+    let zk = dir.path().join("zookeeper.service");
+    std::fs::write(&zk, ZOOKEEPER_STANDIN).unwrap();
+    let stderr = verify(
+        &[
+            ("zookeeper.service", zk.clone()),
+            (
+                "zookeeper.service.d/mooring-smilodon-attach.conf",
+                dropin("zookeeper.service.d/mooring-smilodon-attach.conf"),
+            ),
+            (
+                "zookeeper.service.d/mooring-smilodon-attach-spare.conf",
+                dropin("zookeeper.service.d/mooring-smilodon-attach-spare.conf.example"),
+            ),
+        ],
+        &["zookeeper.service"],
+        &bin,
+    );
+    assert!(stderr.is_empty(), "systemd-analyze verify: {stderr}");
+    let stderr = verify(
+        &[
+            ("etcd.service", PathBuf::from(DEBIAN_ETCD_UNIT)),
+            (
+                "etcd.service.d/mooring-smilodon-attach.conf",
+                dropin("etcd.service.d/mooring-smilodon-attach.conf"),
+            ),
+        ],
+        &["etcd.service"],
+        &bin,
+    );
+    let ours: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.contains("PermissionsStartOnly"))
+        .collect();
+    assert!(ours.is_empty(), "systemd-analyze verify: {stderr}");
+}
+
+/// An admin's drop-in for the test: this simulated instance's environment
+/// and a mountpoint under the test's directory.
+fn test_conf(node: &Node, extra: &str) -> String {
+    let env: String = node
+        .tool
+        .env
+        .iter()
+        .map(|(k, v)| format!("Environment=\"{k}={v}\"\n"))
+        .collect();
+    format!(
+        "[Service]\n{env}Environment=SMILODON_MOUNTPOINT={}\nEnvironment=SMILODON_OWNER=nobody:nogroup\nEnvironment=\"SMILODON_ATTACH_ARGS=--filters tag:Service=zk\"\n{extra}",
+        node.mountpoint().display()
+    )
+}
+
+fn manager_for(node: &Node) -> UserManager {
+    let manager = UserManager::start_in(
+        node.inst.netns.as_deref(),
+        &[("smilodon-attach", Path::new(BIN))],
+    );
+    manager.install("zookeeper.service", ZOOKEEPER_STANDIN);
+    manager.install(
+        "zookeeper.service.d/mooring-smilodon-attach.conf",
+        &std::fs::read_to_string(dropin("zookeeper.service.d/mooring-smilodon-attach.conf"))
+            .unwrap(),
+    );
+    manager
+}
+
+fn status(manager: &UserManager) -> String {
+    String::from_utf8_lossy(&manager.systemctl(&["status", "zookeeper.service"]).stdout)
+        .into_owned()
+}
+
+/// zookeeper.service with the drop-in under a real systemd manager running
+/// in the instance's network namespace: the pair is attached before the
+/// service starts, which sees NODE_* from the env file, its myid (NodeID
+/// + 1) and its data volume mounted and owned by its user; a restart keeps
+/// the same node. A second instance, with no pair left and the spare
+/// drop-in, has the service skipped — inactive, not failed.
+#[tokio::test]
+async fn zookeeper_starts_on_its_node_and_a_spare_is_skipped() {
+    let f = Fixture::new();
+    let pair = f.pair("4", AZ).await;
+    let node = f.node(AZ);
+    let manager = manager_for(&node);
+    manager.install("zookeeper.service.d/zz-test.conf", &test_conf(&node, ""));
+    for round in 0..2 {
+        let out = manager.systemctl(&["restart", "zookeeper.service"]);
+        assert!(
+            out.status.success(),
+            "round {round}: zookeeper.service did not start: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            status(&manager)
+        );
+        let started = std::fs::read_to_string(manager.path("started")).unwrap();
+        let (_, mac, ip) = f.eni_state(&pair.eni_id).await;
+        let iface = node
+            .inst
+            .interfaces()
+            .into_iter()
+            .find(|(_, m)| *m == mac)
+            .expect("the ENI's interface")
+            .0;
+        assert_eq!(started.trim(), format!("4 {ip} {iface}"));
+        assert_eq!(
+            std::fs::read_to_string(manager.path("myid")).unwrap(),
+            "5\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(manager.path("mounted")).unwrap(),
+            "nobody\n"
+        );
+    }
+    assert_eq!(
+        f.volume_holder(&pair.volume_id).await,
+        Some(node.inst.id.clone())
+    );
+
+    let spare = f.node(AZ);
+    let manager = manager_for(&spare);
+    manager.install(
+        "zookeeper.service.d/mooring-smilodon-attach-spare.conf",
+        &std::fs::read_to_string(dropin(
+            "zookeeper.service.d/mooring-smilodon-attach-spare.conf.example",
+        ))
+        .unwrap(),
+    );
+    manager.install("zookeeper.service.d/zz-test.conf", &test_conf(&spare, ""));
+    let _ = manager.systemctl(&["start", "zookeeper.service"]);
+    assert_eq!(
+        manager.property("zookeeper.service", "ActiveState"),
+        "inactive",
+        "{}",
+        status(&manager)
+    );
+    assert_eq!(manager.property("zookeeper.service", "Result"), "success");
+    assert!(
+        !manager.path("started").exists(),
+        "the spare started ZooKeeper"
+    );
+
+    // Without the spare drop-in, no pair is a failure (exit 6), and the
+    // service does not start.
+    std::fs::remove_file(
+        manager
+            .unit_dir
+            .join("zookeeper.service.d/mooring-smilodon-attach-spare.conf"),
+    )
+    .unwrap();
+    manager.install("zookeeper.service.d/zz-test.conf", &test_conf(&spare, ""));
+    let out = manager.systemctl(&["start", "zookeeper.service"]);
+    assert!(!out.status.success(), "{}", status(&manager));
+    assert_eq!(
+        manager.property("zookeeper.service", "ActiveState"),
+        "failed"
+    );
+    assert!(
+        !manager.path("started").exists(),
+        "the spare started ZooKeeper"
+    );
+}
