@@ -20,6 +20,7 @@ from rigctl import Rig, venv_python  # noqa: E402
 TARGET = os.environ.get("CARGO_TARGET_DIR", "target")
 EBS_GROW = os.path.join(TARGET, "release", "ebs-grow")
 ETCD_PREPARE = os.path.join(TARGET, "release", "etcd-member-prepare")
+SMILODON = os.path.join(TARGET, "release", "smilodon-attach")
 
 
 def measure(argv, env):
@@ -123,6 +124,36 @@ def etcd_rows(rig):
     return rows
 
 
+def smilodon_rows(rig):
+    """First attaches (a free pair: attach both, wait for device and
+    interface, mkfs ext4 on the blank volume, mount) and restarts."""
+    base = tempfile.mkdtemp(prefix="mooring-bench-smilodon-", dir="/var/tmp")
+    rig.dirs.append(base)
+
+    def node(i):
+        inst = rig.instance(netns=True)
+        d = os.path.join(base, str(i))
+        os.makedirs(d)
+        mp = os.path.join(d, "data")
+        rig.mounts.append(mp)
+        argv = ["nsenter", f"--net=/run/netns/{inst['netns']}", "--", SMILODON, "-q",
+                "--filters", "tag:Service=bench", "--mountpoint", mp, "--mkfs", "ext4",
+                "--env-file", os.path.join(d, "node.env")]
+        return argv, rig.tool_env(inst, d)
+
+    rows, firsts, calls = [], [], 0
+    for i in range(5):
+        rig.control("/_rig/pair", {"tags": {"NodeID": str(i), "Service": "bench"}})
+        argv, env = node(i)
+        rig.calls()
+        firsts.append(measure(argv, env))
+        calls += len(rig.calls())
+    rows.append(row("smilodon-attach, first attach (mkfs ext4 + mount)", firsts, calls, "<= 6 calls"))
+    restarts = [measure(argv, env) for _ in range(20)]
+    rows.append(row("smilodon-attach, restart (pair held)", restarts, len(rig.calls()), "<= 2 calls, no mutation"))
+    return rows
+
+
 def row(name, runs, calls, goal):
     walls = [r[0] * 1000 for r in runs]
     cpus = [r[1] * 1000 for r in runs]
@@ -160,6 +191,8 @@ def main():
     rows.append(row("ebs-grow check, growth (1 s attach)", runs, calls, "<= 8 calls, wall ~ attach"))
 
     rows += etcd_rows(rig)
+    rig.control("/_rig/config", {"attach_delay": 0.0})
+    rows += smilodon_rows(rig)
 
     size = os.path.getsize(EBS_GROW) / 2**20
     table = "\n".join([

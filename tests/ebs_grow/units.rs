@@ -59,12 +59,7 @@ async fn timer_fires_and_the_check_grows_the_filesystem() {
     .to_string();
     // An admin's drop-ins: the environment of this simulated instance, and
     // a faster timer.
-    let env: String = f
-        .tool
-        .env
-        .iter()
-        .map(|(k, v)| format!("Environment=\"{k}={v}\"\n"))
-        .collect();
+    let env = f.tool.systemd_environment();
     let log = manager.path("check.log");
     manager.install(
         "ebs-grow@.service.d/test.conf",

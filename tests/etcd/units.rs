@@ -45,12 +45,7 @@ async fn etcd_service_starts_from_the_env_file_and_not_after_a_failure() {
         &std::fs::read_to_string(dropin()).unwrap(),
     );
     let node = &f.nodes[0];
-    let env: String = node
-        .tool
-        .env
-        .iter()
-        .map(|(k, v)| format!("Environment=\"{k}={v}\"\n"))
-        .collect();
+    let env = node.tool.systemd_environment();
     // An admin's drop-in: this simulated instance's environment; the user
     // manager cannot switch to Debian's etcd user.
     let test_conf = format!(

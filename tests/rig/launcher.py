@@ -929,6 +929,23 @@ def ctl_subnet(req):
     return {"subnet_id": subnet_for(req.get("az", REGION + "a"))}
 
 
+def ctl_pair(req):
+    """A volume and an ENI in `az`, both tagged with `tags` (for scripts
+    without an EC2 client: make bench)."""
+    ec2 = moto_client()
+    az = req.get("az", REGION + "a")
+    tags = [{"Key": k, "Value": v} for k, v in req["tags"].items()]
+    volume = ec2.create_volume(
+        AvailabilityZone=az, Size=int(req.get("size_gib", 1)),
+        TagSpecifications=[{"ResourceType": "volume", "Tags": tags}],
+    )["VolumeId"]
+    eni = ec2.create_network_interface(
+        SubnetId=subnet_for(az),
+        TagSpecifications=[{"ResourceType": "network-interface", "Tags": tags}],
+    )["NetworkInterface"]["NetworkInterfaceId"]
+    return {"volume_id": volume, "eni_id": eni}
+
+
 def ctl_register(req):
     return register(req["instance_id"], req)
 
@@ -983,6 +1000,7 @@ CONTROL = {
     "/_rig/instances": ctl_instances,
     "/_rig/register": ctl_register,
     "/_rig/subnet": ctl_subnet,
+    "/_rig/pair": ctl_pair,
     "/_rig/asg": ctl_asg,
     "/_rig/faults": ctl_faults,
     "/_rig/calls": ctl_calls,

@@ -75,6 +75,10 @@ class Rig:
             )
             for dev in out.stdout.split():
                 subprocess.run(["losetup", "-d", dev], capture_output=True)
+        prefix = os.path.basename(self.dir) + "-"
+        for name in os.listdir("/run/netns") if os.path.isdir("/run/netns") else []:
+            if name.startswith(prefix):
+                subprocess.run(["ip", "netns", "del", name], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
         for d in self.dirs:
             shutil.rmtree(d, ignore_errors=True)

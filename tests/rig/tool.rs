@@ -79,6 +79,14 @@ impl Tool {
         }
     }
 
+    /// The tool's environment as `Environment=` lines, for a unit drop-in.
+    pub fn systemd_environment(&self) -> String {
+        self.env
+            .iter()
+            .map(|(k, v)| format!("Environment=\"{k}={v}\"\n"))
+            .collect()
+    }
+
     pub fn with_env(mut self, key: &str, value: impl Into<String>) -> Tool {
         self.env.push((key.to_string(), value.into()));
         self

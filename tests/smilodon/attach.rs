@@ -91,17 +91,11 @@ async fn claims_a_pair_then_a_restart_reuses_it_without_mutation() {
     assert_eq!(node.env()["NODE_ID"], "0");
 
     // API attaches leave DeleteOnTermination off: the pair is the node's.
-    let ec2 = f.rig.ec2().await;
-    let v = ec2
-        .describe_volumes()
-        .volume_ids(&pair.volume_id)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        v.volumes()[0].attachments()[0].delete_on_termination(),
+        f.volume_delete_on_termination(&pair.volume_id).await,
         Some(false)
     );
+    assert_eq!(f.eni_attachment(&pair.eni_id).await.1, Some(false));
 }
 
 /// A held pair found with DeleteOnTermination on (set by hand) gets it
@@ -144,18 +138,7 @@ async fn delete_on_termination_is_turned_off_on_a_held_pair() {
         .send()
         .await
         .unwrap();
-    let n = ec2
-        .describe_network_interfaces()
-        .network_interface_ids(&pair.eni_id)
-        .send()
-        .await
-        .unwrap();
-    let attachment_id = n.network_interfaces()[0]
-        .attachment()
-        .unwrap()
-        .attachment_id()
-        .unwrap()
-        .to_string();
+    let (attachment_id, _) = f.eni_attachment(&pair.eni_id).await;
     ec2.modify_network_interface_attribute()
         .network_interface_id(&pair.eni_id)
         .attachment(
@@ -175,29 +158,11 @@ async fn delete_on_termination_is_turned_off_on_a_held_pair() {
         "{}",
         describe(&out)
     );
-    let v = ec2
-        .describe_volumes()
-        .volume_ids(&pair.volume_id)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        v.volumes()[0].attachments()[0].delete_on_termination(),
+        f.volume_delete_on_termination(&pair.volume_id).await,
         Some(false)
     );
-    let n = ec2
-        .describe_network_interfaces()
-        .network_interface_ids(&pair.eni_id)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        n.network_interfaces()[0]
-            .attachment()
-            .unwrap()
-            .delete_on_termination(),
-        Some(false)
-    );
+    assert_eq!(f.eni_attachment(&pair.eni_id).await.1, Some(false));
 }
 
 /// A volume that holds a filesystem is mounted as it is — even when
@@ -347,4 +312,32 @@ async fn a_half_claimed_pair_is_completed() {
         f.held_by(&pairs, &node.inst).await,
         vec![("1".to_string(), true, true)]
     );
+}
+
+/// --dry-run says which pair it would take and changes nothing: no AWS
+/// mutation, nothing attached, no env file.
+#[tokio::test]
+async fn dry_run_changes_nothing() {
+    let f = Fixture::new();
+    let pair = f.pair("0", AZ).await;
+    let node = f.node(AZ);
+    f.rig.calls(true);
+    let mp = node.mountpoint();
+    let out = node.run(&[
+        "--dry-run",
+        "--mountpoint",
+        mp.to_str().unwrap(),
+        "--mkfs",
+        "ext4",
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let r = json(&out);
+    assert_eq!(r["outcome"], "claimed", "{r}");
+    assert_eq!(r["dry_run"], true);
+    assert_eq!(r["node_id"], "0");
+    let (calls, _) = f.rig.calls(true);
+    assert!(mutations(&calls).is_empty(), "{calls:?}");
+    assert_eq!(f.volume_holder(&pair.volume_id).await, None);
+    assert_eq!(f.eni_holder(&pair.eni_id).await, None);
+    assert!(!node.env_file().exists());
 }

@@ -185,8 +185,7 @@ impl Fixture {
             .map(str::to_string)
     }
 
-    /// Where an ENI is attached, and its MAC and private IP.
-    pub async fn eni_state(&self, eni_id: &str) -> (Option<String>, String, String) {
+    async fn describe_eni(&self, eni_id: &str) -> aws_sdk_ec2::types::NetworkInterface {
         let ec2 = self.rig.ec2().await;
         let out = ec2
             .describe_network_interfaces()
@@ -194,13 +193,41 @@ impl Fixture {
             .send()
             .await
             .unwrap();
-        let n = &out.network_interfaces()[0];
+        out.network_interfaces()[0].clone()
+    }
+
+    /// Where an ENI is attached, and its MAC and private IP.
+    pub async fn eni_state(&self, eni_id: &str) -> (Option<String>, String, String) {
+        let n = self.describe_eni(eni_id).await;
         (
             n.attachment()
                 .and_then(|a| a.instance_id())
                 .map(str::to_string),
             n.mac_address().unwrap().to_string(),
             n.private_ip_address().unwrap().to_string(),
+        )
+    }
+
+    /// DeleteOnTermination of a volume's attachment, as DescribeVolumes
+    /// reports it.
+    pub async fn volume_delete_on_termination(&self, volume_id: &str) -> Option<bool> {
+        let ec2 = self.rig.ec2().await;
+        let out = ec2
+            .describe_volumes()
+            .volume_ids(volume_id)
+            .send()
+            .await
+            .unwrap();
+        out.volumes()[0].attachments()[0].delete_on_termination()
+    }
+
+    /// An ENI's attachment: its ID and DeleteOnTermination.
+    pub async fn eni_attachment(&self, eni_id: &str) -> (String, Option<bool>) {
+        let n = self.describe_eni(eni_id).await;
+        let att = n.attachment().unwrap();
+        (
+            att.attachment_id().unwrap().to_string(),
+            att.delete_on_termination(),
         )
     }
 
@@ -238,13 +265,8 @@ impl Fixture {
                     .await
                     .unwrap();
             }
-            let out = ec2
-                .describe_network_interfaces()
-                .network_interface_ids(&p.eni_id)
-                .send()
-                .await
-                .unwrap();
-            let att = out.network_interfaces()[0].attachment();
+            let n = self.describe_eni(&p.eni_id).await;
+            let att = n.attachment();
             if att.and_then(|a| a.instance_id()) == Some(inst.id.as_str()) {
                 ec2.detach_network_interface()
                     .attachment_id(att.unwrap().attachment_id().unwrap())

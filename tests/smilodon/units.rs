@@ -66,12 +66,7 @@ fn dropins_verify() {
 /// An admin's drop-in for the test: this simulated instance's environment
 /// and a mountpoint under the test's directory.
 fn test_conf(node: &Node, extra: &str) -> String {
-    let env: String = node
-        .tool
-        .env
-        .iter()
-        .map(|(k, v)| format!("Environment=\"{k}={v}\"\n"))
-        .collect();
+    let env = node.tool.systemd_environment();
     format!(
         "[Service]\n{env}Environment=SMILODON_MOUNTPOINT={}\nEnvironment=SMILODON_OWNER=nobody:nogroup\nEnvironment=\"SMILODON_ATTACH_ARGS=--filters tag:Service=zk\"\n{extra}",
         node.mountpoint().display()
@@ -184,4 +179,79 @@ async fn zookeeper_starts_on_its_node_and_a_spare_is_skipped() {
         !manager.path("started").exists(),
         "the spare started ZooKeeper"
     );
+}
+
+/// Debian's etcd.service with the smilodon drop-in, under a real systemd
+/// manager in the instance's network namespace: etcd starts as member
+/// node-NODE_ID on the ENI's address with its data on the node's volume,
+/// and after a restart it is the same member with the same data.
+#[tokio::test]
+async fn etcd_runs_as_its_node_on_the_enis_address() {
+    let f = Fixture::new();
+    let pair = f.pair("0", AZ).await;
+    let node = f.node(AZ);
+    let (_, _, ip) = f.eni_state(&pair.eni_id).await;
+    let manager = UserManager::start_in(
+        node.inst.netns.as_deref(),
+        &[("smilodon-attach", Path::new(BIN))],
+    );
+    manager.install(
+        "etcd.service",
+        &std::fs::read_to_string(DEBIAN_ETCD_UNIT).unwrap(),
+    );
+    manager.install(
+        "etcd.service.d/mooring-smilodon-attach.conf",
+        &std::fs::read_to_string(dropin("etcd.service.d/mooring-smilodon-attach.conf")).unwrap(),
+    );
+    // The user manager cannot switch to Debian's etcd user; the static
+    // cluster is this one node.
+    let extra = format!(
+        "User=\nStandardError=append:%h/etcd.err\nEnvironment=SMILODON_OWNER=etcd:etcd\nEnvironment=ETCD_INITIAL_CLUSTER=node-0=http://{ip}:2380\nEnvironment=ETCD_INITIAL_CLUSTER_TOKEN=smilodon-test\n"
+    );
+    // (A later Environment= of the same variable wins.)
+    manager.install("etcd.service.d/zz-test.conf", &test_conf(&node, &extra));
+    let etcdctl = |args: &[&str]| {
+        let out = std::process::Command::new("nsenter")
+            .arg(format!(
+                "--net=/run/netns/{}",
+                node.inst.netns.as_deref().unwrap()
+            ))
+            .args(["etcdctl", "--endpoints", &format!("http://{ip}:2379")])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "etcdctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let start = || {
+        let out = manager.systemctl(&["start", "etcd.service"]);
+        assert!(
+            out.status.success(),
+            "etcd.service did not start: {}\n{}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&manager.systemctl(&["status", "etcd.service"]).stdout),
+            std::fs::read_to_string(manager.path("etcd.err")).unwrap_or_default()
+        );
+    };
+    start();
+    let members = etcdctl(&["member", "list"]);
+    assert!(
+        members.contains("node-0") && members.contains(&format!("http://{ip}:2380")),
+        "{members}"
+    );
+    etcdctl(&["put", "znode", "kept"]);
+    let out = manager.systemctl(&["stop", "etcd.service"]);
+    assert!(out.status.success());
+    start();
+    assert_eq!(
+        etcdctl(&["get", "znode", "--print-value-only"]).trim(),
+        "kept"
+    );
+    assert_eq!(etcdctl(&["member", "list"]), members);
+    let out = manager.systemctl(&["stop", "etcd.service"]);
+    assert!(out.status.success());
 }
