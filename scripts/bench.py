@@ -77,8 +77,7 @@ def etcd_rows(rig):
     ports = [free_port(), free_port()]
     base = tempfile.mkdtemp(prefix="mooring-bench-etcd-", dir="/var/tmp")
     rig.dirs.append(base)
-    nodes = []
-    for name in ("a", "b"):
+    def node(name):
         inst = rig.instance(tags={"etcd-cluster": "bench"})
         d = os.path.join(base, name)
         os.makedirs(d)
@@ -86,7 +85,8 @@ def etcd_rows(rig):
         argv = [ETCD_PREPARE, "prepare", "-q", "--initial-size", "1", "--data-dir", os.path.join(d, "data"),
                 "--env-file", os.path.join(d, "etcd.env"), "--peer-port", str(ports[0]),
                 "--client-port", str(ports[1])]
-        nodes.append((inst, d, env, argv))
+        return inst, d, env, argv
+
     procs = []
 
     def start(node):
@@ -105,9 +105,12 @@ def etcd_rows(rig):
 
     rows = []
     try:
-        a, b = nodes
+        # b is launched only once a runs: with both visible, the one-member
+        # cluster would be whichever comes first by launch time, then ID.
+        a = node("a")
         subprocess.run(a[3], env=a[2], check=True, capture_output=True)
         start(a)
+        b = node("b")
         # etcd 3.4 refuses member changes for about 5 s after it starts:
         # wait that out, so that the join measures Mooring, not etcd.
         time.sleep(6)
