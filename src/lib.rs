@@ -14,6 +14,7 @@ pub mod imds;
 pub mod logging;
 pub mod net;
 pub mod paths;
+pub mod px_claim;
 pub mod runlock;
 pub mod smilodon;
 pub mod wait;

@@ -283,6 +283,28 @@ pub async fn attach_volume(
     instance: &InstanceInfo,
     volume: &VolumeInfo,
 ) -> Result<AttachOutcome> {
+    attach(ec2, instance, volume, true).await
+}
+
+/// As [`attach_volume`], but `VolumeInUse` is reported as a lost race
+/// without describing the volume to see whether the holder is this
+/// instance (an earlier attempt whose answer was lost): for a caller that
+/// describes all its candidates again after a lost race anyway, and so
+/// saves a call.
+pub async fn attach_volume_unconfirmed(
+    ec2: &Client,
+    instance: &InstanceInfo,
+    volume: &VolumeInfo,
+) -> Result<AttachOutcome> {
+    attach(ec2, instance, volume, false).await
+}
+
+async fn attach(
+    ec2: &Client,
+    instance: &InstanceInfo,
+    volume: &VolumeInfo,
+    confirm_in_use: bool,
+) -> Result<AttachOutcome> {
     let vid = &volume.volume_id;
     let iid = &instance.instance_id;
     if let Some(dev) = instance.device_of(vid) {
@@ -319,7 +341,12 @@ pub async fn attach_volume(
                 match err.code.as_deref() {
                     Some("VolumeInUse") => {
                         // Perhaps to us, by an earlier run whose answer was lost.
-                        if let Some(v) = describe_volume(ec2, vid).await? {
+                        let now = if confirm_in_use {
+                            describe_volume(ec2, vid).await?
+                        } else {
+                            None
+                        };
+                        if let Some(v) = now {
                             if let Some(att) = v.attachment.filter(|a| a.instance_id == *iid) {
                                 return Ok(AttachOutcome::AlreadyAttached { device: att.device });
                             }

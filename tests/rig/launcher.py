@@ -267,15 +267,25 @@ _orig_create_volume_response = ElasticBlockStore.create_volume
 
 def create_volume_response(self):
     token = self._get_param("ClientToken")
+    # EC2 compares the parameters of a repeated token: different ones are
+    # IdempotentParameterMismatch, not a second volume.
+    params = (self._get_param("AvailabilityZone"), self._get_param("Size"),
+              self._get_param("VolumeType"), self._get_param("SnapshotId"))
     if token and token in CLIENT_TOKENS:
         from moto.core.responses import ActionResult
 
-        volume_id = CLIENT_TOKENS[token]
+        volume_id, first_params = CLIENT_TOKENS[token]
         if volume_id in self.ec2_backend.volumes:
+            if params != first_params:
+                raise RigEC2Error(
+                    "IdempotentParameterMismatch",
+                    "The client token you have provided is associated with a resource "
+                    "that is already created with different parameters",
+                )
             return ActionResult(self.ec2_backend.volumes[volume_id])
     result = _orig_create_volume_response(self)
     if token:
-        CLIENT_TOKENS[token] = newest_volume_id(self.ec2_backend)
+        CLIENT_TOKENS[token] = (newest_volume_id(self.ec2_backend), params)
     return result
 
 
@@ -946,6 +956,17 @@ def ctl_pair(req):
     return {"volume_id": volume, "eni_id": eni}
 
 
+def ctl_instance_state(req):
+    """Put an instance in `state` (shutting-down, say) without terminating
+    it: its volumes stay attached, as they do while EC2 shuts it down."""
+    with LOCK:
+        inst = backend().get_instance(req["instance_id"])
+        codes = {"pending": 0, "running": 16, "shutting-down": 32, "stopping": 64}
+        inst._state.name = req["state"]
+        inst._state.code = codes[req["state"]]
+    return {"ok": True}
+
+
 def ctl_register(req):
     return register(req["instance_id"], req)
 
@@ -1001,6 +1022,7 @@ CONTROL = {
     "/_rig/register": ctl_register,
     "/_rig/subnet": ctl_subnet,
     "/_rig/pair": ctl_pair,
+    "/_rig/instance_state": ctl_instance_state,
     "/_rig/asg": ctl_asg,
     "/_rig/faults": ctl_faults,
     "/_rig/calls": ctl_calls,

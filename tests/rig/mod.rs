@@ -247,6 +247,15 @@ impl Rig {
         self.control("/_rig/devices", json!({ "instance_id": inst.id }))
     }
 
+    /// Put an instance in `state` (e.g. shutting-down) with its volumes
+    /// still attached.
+    pub fn set_instance_state(&self, inst: &SimInstance, state: &str) {
+        self.control(
+            "/_rig/instance_state",
+            json!({ "instance_id": inst.id, "state": state }),
+        );
+    }
+
     /// The rig's subnet in `az`, for creating ENIs there.
     pub fn subnet(&self, az: &str) -> String {
         self.control("/_rig/subnet", json!({ "az": az }))["subnet_id"]

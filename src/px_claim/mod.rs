@@ -1,0 +1,737 @@
+//! px-volume-claim: before a storage service starts, give this instance one
+//! volume per template — its own from a restart, a free one of its
+//! cluster, or a new one made like the template while the cluster has
+//! fewer than max-count — or none (a storage-less node). It never formats
+//! anything: the storage service owns the disks.
+//!
+//! Creation is race-free without a lock: volume number N (a "slot", 1 to
+//! max-count) of a cluster and template is created with a ClientToken
+//! derived from the cluster, the template and N, and identical parameters,
+//! so instances creating slot N at the same time all get the same volume
+//! from EC2; they then race to attach it, and the losers try another slot.
+//! No instance ever makes a volume beyond max-count, and none has surplus
+//! to delete.
+
+pub mod config;
+
+use crate::aws::filter::FilterSpec;
+use crate::aws::instance::InstanceInfo;
+use crate::aws::volumes::{self, AttachOutcome, VolumeInfo, VolumeSpec};
+use crate::aws::{AwsError, AwsOptions, Session};
+use crate::block::{probe, DeviceResolver};
+use crate::cli::{print_report, CommonArgs, DeviceArgs, Report};
+use crate::envfile::EnvFile;
+use crate::exit::{bad_input, BadInput};
+use crate::runlock::RunLock;
+use crate::wait::Deadline;
+use anyhow::{Context, Result};
+use clap::Parser;
+use config::{Config, Template};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+/// Tags Portworx itself puts on the volumes it makes: kept, so that a
+/// cluster's existing volumes are found and counted.
+pub const CLUSTER_TAG: &str = "PWX_CLUSTER_ID";
+pub const TEMPLATE_TAG: &str = "PWX_EBS_VOLUME_TEMPLATE";
+pub const SLOT_TAG: &str = "mooring:slot";
+pub const MANAGED_BY_TAG: &str = "mooring:managed-by";
+pub const TOOL: &str = "px-volume-claim";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "px-volume-claim",
+    version,
+    about = "Claim a cluster's free EBS volume per template, or create one under max-count, else run storage-less",
+    max_term_width = 80
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    #[command(flatten)]
+    pub devices: DeviceArgs,
+
+    /// The cluster's ID [default: from --config, else the instance's
+    /// user-data (px-cluster.clusterid)].
+    #[arg(long, env = "PX_CLAIM_CLUSTER_ID")]
+    pub cluster_id: Option<String>,
+
+    /// A template, VOLUME_ID:MAX_COUNT (repeatable; with --cluster-id).
+    #[arg(
+        long = "template",
+        value_name = "VOLUME_ID:MAX_COUNT",
+        requires = "cluster_id"
+    )]
+    pub templates: Vec<String>,
+
+    /// A JSON configuration file: {"cluster-id": ..., "templates":
+    /// [{"template": "vol-...", "max-count": N}]}.
+    #[arg(long, env = "PX_CLAIM_CONFIG", conflicts_with = "cluster_id")]
+    pub config: Option<PathBuf>,
+
+    /// How long to wait for a volume still attached to a shutting-down
+    /// instance to come free, in seconds (within --timeout).
+    #[arg(long, default_value_t = 120)]
+    pub wait_released: u64,
+
+    /// The environment file the storage service reads.
+    #[arg(
+        long,
+        env = "PX_CLAIM_ENV_FILE",
+        default_value = "/run/mooring/px-volume-claim.env"
+    )]
+    pub env_file: PathBuf,
+}
+
+/// One template's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct Claimed {
+    pub template: String,
+    /// reused, claimed, created, storage-less
+    pub outcome: String,
+    pub volume_id: Option<String>,
+    pub device: Option<PathBuf>,
+    /// The device is blank: the service initialises it. A volume that is
+    /// not new carries the cluster's state.
+    pub new: bool,
+    /// Volumes of this cluster and template, in any state, before the run.
+    pub count_before: usize,
+    pub max_count: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClaimReport {
+    pub instance_id: String,
+    pub cluster_id: String,
+    pub storageless: bool,
+    pub templates: Vec<Claimed>,
+    pub env_file: Option<PathBuf>,
+    pub dry_run: bool,
+}
+
+impl Report for ClaimReport {
+    fn text(&self) -> String {
+        let mut lines = Vec::new();
+        for c in &self.templates {
+            match &c.volume_id {
+                Some(v) => lines.push(format!(
+                    "{}: {} {v}{} at {}",
+                    c.template,
+                    c.outcome,
+                    if c.new { " (new, blank)" } else { "" },
+                    c.device
+                        .as_ref()
+                        .map(|d| d.display().to_string())
+                        .unwrap_or_else(|| "?".into())
+                )),
+                None => lines.push(format!(
+                    "{}: storage-less ({} of {} volumes exist, none free)",
+                    c.template, c.count_before, c.max_count
+                )),
+            }
+        }
+        if self.storageless {
+            lines.push(format!("{}: storage-less node", self.instance_id));
+        }
+        if let Some(e) = &self.env_file {
+            lines.push(format!("env file: {}", e.display()));
+        }
+        lines.join("\n")
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<()> {
+    let report = claim(&cli).await?;
+    print_report(&report, cli.common.output);
+    Ok(())
+}
+
+/// The configuration from flags, the file, or user-data (in that order).
+async fn load_config(cli: &Cli, session: &Session) -> Result<Config> {
+    if let Some(id) = &cli.cluster_id {
+        if cli.templates.is_empty() {
+            return Err(bad_input("--cluster-id needs at least one --template"));
+        }
+        let templates = cli
+            .templates
+            .iter()
+            .map(|t| config::parse_template_flag(t))
+            .collect::<Result<Vec<_>, BadInput>>()?;
+        return Ok(Config {
+            cluster_id: id.clone(),
+            templates,
+        }
+        .validate("flags")?);
+    }
+    if let Some(path) = &cli.config {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| BadInput(format!("cannot read {}: {e}", path.display())))?;
+        return Ok(config::parse_json(&text, &path.display().to_string())?);
+    }
+    let user_data = session
+        .aws
+        .imds
+        .get("/latest/user-data")
+        .await
+        .map(|v| v.as_ref().to_string())
+        .map_err(|_| {
+            BadInput(
+                "no configuration: give --cluster-id and --template, or --config, or user-data"
+                    .into(),
+            )
+        })?;
+    Ok(config::parse_cloud_config(&user_data)?)
+}
+
+/// A stable, opaque ClientToken (at most 64 characters) for slot `slot`
+/// of `cluster`'s `template`, generation `gen`.
+pub fn slot_token(cluster: &str, template: &str, slot: u32, gen: u32) -> String {
+    let text = format!("mooring-px:{cluster}:{template}:{slot}:{gen}");
+    let a = fnv1a(text.as_bytes(), 0xcbf2_9ce4_8422_2325);
+    let b = fnv1a(text.as_bytes(), 0x84222325cbf29ce4);
+    format!("mooring-px-{a:016x}{b:016x}")
+}
+
+fn fnv1a(bytes: &[u8], seed: u64) -> u64 {
+    bytes.iter().fold(seed, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Where this run starts among equal candidates (spreads instances that
+/// boot together).
+fn start_index(instance_id: &str, len: usize) -> usize {
+    if len == 0 {
+        0
+    } else {
+        (fnv1a(instance_id.as_bytes(), 0xcbf2_9ce4_8422_2325) % len as u64) as usize
+    }
+}
+
+fn rotate<T: Clone>(items: &[T], start: usize) -> Vec<T> {
+    items[start..]
+        .iter()
+        .chain(&items[..start])
+        .cloned()
+        .collect()
+}
+
+struct Run<'a> {
+    session: &'a Session,
+    cluster: &'a str,
+    me: &'a str,
+    az: &'a str,
+    resolver: DeviceResolver,
+    deadline: Deadline,
+    started: SystemTime,
+    dry_run: bool,
+    wait_released: Duration,
+    /// The templates' own descriptions, read once, when a first volume
+    /// has to be made like one of them.
+    templates: std::cell::RefCell<Option<BTreeMap<String, VolumeSpec>>>,
+    all_templates: Vec<String>,
+}
+
+pub async fn claim(cli: &Cli) -> Result<ClaimReport> {
+    let common = &cli.common;
+    let deadline = Deadline::after(common.timeout());
+    let started = SystemTime::now();
+    let opts = AwsOptions {
+        region: common.region.clone(),
+        ..Default::default()
+    };
+    let session = deadline
+        .run("instance metadata and AWS clients", Session::start(&opts))
+        .await?;
+    let config = load_config(cli, &session).await?;
+    let me = session.instance_id().to_string();
+    let az = session.identity.availability_zone.clone();
+    let _lock = RunLock::acquire(&common.run_dir.join("px-volume-claim.lock"), &deadline).await?;
+    let run = Run {
+        session: &session,
+        cluster: &config.cluster_id,
+        me: &me,
+        az: &az,
+        resolver: cli.devices.resolver(),
+        deadline,
+        started,
+        dry_run: common.dry_run,
+        wait_released: Duration::from_secs(cli.wait_released),
+        templates: std::cell::RefCell::new(None),
+        all_templates: config
+            .templates
+            .iter()
+            .map(|t| t.volume_id.clone())
+            .collect(),
+    };
+    // One describe for every template: the cluster's volumes.
+    let mut by_template = run.cluster_volumes().await?;
+    let mut claimed = Vec::new();
+    for t in &config.templates {
+        let vols = by_template.remove(&t.volume_id).unwrap_or_default();
+        claimed.push(
+            run.template(t, vols)
+                .await
+                .with_context(|| format!("template {}", t.volume_id))?,
+        );
+    }
+    let storageless = claimed.iter().all(|c| c.volume_id.is_none());
+    if storageless {
+        log::info!(
+            "{me}: no volume for cluster {}: a storage-less node",
+            config.cluster_id
+        );
+    }
+    let mut report = ClaimReport {
+        instance_id: me.clone(),
+        cluster_id: config.cluster_id.clone(),
+        storageless,
+        templates: claimed,
+        env_file: None,
+        dry_run: common.dry_run,
+    };
+    if common.dry_run {
+        return Ok(report);
+    }
+    let env = env_file(&report)?;
+    env.write(&cli.env_file, 0o644, TOOL)
+        .with_context(|| format!("writing {}", cli.env_file.display()))?;
+    report.env_file = Some(cli.env_file.clone());
+    Ok(report)
+}
+
+/// The service's environment file.
+fn env_file(report: &ClaimReport) -> Result<EnvFile> {
+    let held: Vec<&Claimed> = report
+        .templates
+        .iter()
+        .filter(|c| c.volume_id.is_some())
+        .collect();
+    let join = |f: &dyn Fn(&Claimed) -> Option<String>| {
+        held.iter()
+            .filter_map(|c| f(c))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let device = |c: &Claimed| c.device.as_ref().map(|d| d.display().to_string());
+    let mut env = EnvFile::new();
+    env.set("PX_CLUSTER_ID", &report.cluster_id)?
+        .set(
+            "PX_CLAIM_STORAGELESS",
+            if report.storageless { "true" } else { "false" },
+        )?
+        .set("PX_CLAIM_VOLUMES", join(&|c| c.volume_id.clone()))?
+        .set("PX_CLAIM_DEVICES", join(&device))?
+        .set(
+            "PX_CLAIM_NEW_VOLUMES",
+            join(&|c| c.new.then(|| c.volume_id.clone()).flatten()),
+        )?
+        .set(
+            "PX_CLAIM_DEVICE_ARGS",
+            join(&|c| device(c).map(|d| format!("-s {d}"))),
+        )?;
+    Ok(env)
+}
+
+impl Run<'_> {
+    fn ec2(&self) -> &aws_sdk_ec2::Client {
+        self.session.ec2()
+    }
+
+    /// The cluster's volumes, in any state but deleted, every AZ, by
+    /// template.
+    async fn cluster_volumes(&self) -> Result<BTreeMap<String, Vec<VolumeInfo>>> {
+        let filters = [FilterSpec::tag(CLUSTER_TAG, self.cluster)];
+        let mut out: BTreeMap<String, Vec<VolumeInfo>> = BTreeMap::new();
+        for v in volumes::describe_volumes(self.ec2(), &filters).await? {
+            if matches!(v.state.as_str(), "deleting" | "deleted") {
+                continue;
+            }
+            if let Some(t) = v.tag(TEMPLATE_TAG) {
+                out.entry(t.to_string()).or_default().push(v);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn refresh(&self, template: &str) -> Result<Vec<VolumeInfo>> {
+        Ok(self
+            .cluster_volumes()
+            .await?
+            .remove(template)
+            .unwrap_or_default())
+    }
+
+    /// This instance as attach needs it. Device names in use are learnt
+    /// from EC2's refusals rather than from a DescribeInstances call.
+    fn instance(&self) -> InstanceInfo {
+        InstanceInfo {
+            instance_id: self.me.to_string(),
+            state: "running".into(),
+            availability_zone: self.az.to_string(),
+            block_devices: Vec::new(),
+            interfaces: Vec::new(),
+            tags: BTreeMap::new(),
+        }
+    }
+
+    async fn template(&self, t: &Template, mut vols: Vec<VolumeInfo>) -> Result<Claimed> {
+        let tid = &t.volume_id;
+        let max = t.max_count as usize;
+        let mut out = Claimed {
+            template: tid.clone(),
+            outcome: "storage-less".into(),
+            volume_id: None,
+            device: None,
+            new: false,
+            count_before: vols.len(),
+            max_count: t.max_count,
+        };
+        if self.dry_run {
+            out.outcome = self.plan(t, &vols);
+            return Ok(out);
+        }
+        let mut waited = false;
+        // Each round attaches, or learns from one lost race and looks
+        // again; a handful of rounds covers any realistic race.
+        for round in 0..6 {
+            // 1. Ours already: a restart, or a run whose answer was lost.
+            if let Some(v) = vols.iter().find(|v| v.attached_to(self.me)) {
+                // Found at the start: a restart. Found later: an attach
+                // whose answer was lost.
+                let outcome = if round == 0 { "reused" } else { "claimed" };
+                out.outcome = outcome.into();
+                let device = v.attachment.as_ref().map(|a| a.device.clone());
+                return self.finish(out, v, device).await;
+            }
+            // 2. A free volume of the cluster in this AZ.
+            let free: Vec<VolumeInfo> = vols
+                .iter()
+                .filter(|v| v.availability_zone == self.az && v.state == "available")
+                .cloned()
+                .collect();
+            if let Some(v) = rotate(&free, start_index(self.me, free.len())).first() {
+                if let Some(device) = self.attach(v).await? {
+                    out.outcome = "claimed".into();
+                    return self.finish(out, v, Some(device)).await;
+                }
+            } else if vols.len() < max {
+                // 3. A new volume in a free slot.
+                // The slot's volume may come back already attached to the
+                // instance that made it first: no attach to lose then.
+                if let Some(v) = self
+                    .create(t, &vols)
+                    .await?
+                    .filter(|v| v.attachment.is_none() || v.attached_to(self.me))
+                {
+                    if let Some(device) = self.attach(&v).await? {
+                        out.outcome = "created".into();
+                        return self.finish(out, &v, Some(device)).await;
+                    }
+                }
+            } else if !waited && out.count_before >= max {
+                // 4. At the limit before this run began: a volume held by an
+                // instance that is shutting down comes free soon
+                // (replacement overlap). A limit reached during this run
+                // was reached by instances booting with this one: no call.
+                waited = true;
+                if !self.wait_for_release(&vols).await? {
+                    break;
+                }
+            } else {
+                break;
+            }
+            // Lost a race: let the winners' attaches land before looking
+            // again, each instance pausing a different while, so that the
+            // next look shows them in use instead of free-for-a-moment.
+            tokio::time::sleep(self.pause()).await;
+            vols = self.refresh(tid).await?;
+        }
+        log::info!(
+            "{tid}: {} of {} volumes exist, none free in {}: no volume of this template here",
+            vols.len(),
+            t.max_count,
+            self.az
+        );
+        Ok(out)
+    }
+
+    /// 100 to 600 ms, fixed per instance.
+    fn pause(&self) -> Duration {
+        let spread = fnv1a(self.me.as_bytes(), 0x9e37_79b9_7f4a_7c15) % 500;
+        Duration::from_millis(100 + spread).min(self.deadline.remaining())
+    }
+
+    /// What a dry run would do for `t`.
+    fn plan(&self, t: &Template, vols: &[VolumeInfo]) -> String {
+        let plan = if vols.iter().any(|v| v.attached_to(self.me)) {
+            "reused"
+        } else if vols
+            .iter()
+            .any(|v| v.availability_zone == self.az && v.state == "available")
+        {
+            "would-claim"
+        } else if vols.len() < t.max_count as usize {
+            "would-create"
+        } else {
+            "storage-less"
+        };
+        log::info!("dry run: {}: {plan}", t.volume_id);
+        plan.into()
+    }
+
+    /// Attach `v`: the device name given to EC2, or `None` when another
+    /// instance was faster.
+    async fn attach(&self, v: &VolumeInfo) -> Result<Option<String>> {
+        match volumes::attach_volume_unconfirmed(self.ec2(), &self.instance(), v).await? {
+            AttachOutcome::Attached { device } | AttachOutcome::AlreadyAttached { device } => {
+                Ok(Some(device))
+            }
+            AttachOutcome::LostRace { reason } => {
+                log::info!("{} went to another instance ({reason})", v.volume_id);
+                Ok(None)
+            }
+        }
+    }
+
+    /// The volume is attached here: find its device, say whether it is
+    /// blank (new to the cluster: the service initialises it).
+    async fn finish(
+        &self,
+        mut out: Claimed,
+        v: &VolumeInfo,
+        attach_device: Option<String>,
+    ) -> Result<Claimed> {
+        out.volume_id = Some(v.volume_id.clone());
+        let dev = self
+            .resolver
+            .wait(
+                &v.volume_id,
+                attach_device.as_deref(),
+                Some(v.size_bytes()),
+                &self.deadline,
+            )
+            .await?;
+        out.new = probe(&dev.path)?.is_blank();
+        log::info!(
+            "{}: {} {} at {}{}",
+            out.template,
+            out.outcome,
+            v.volume_id,
+            dev.path.display(),
+            if out.new {
+                " (blank: new to the cluster)"
+            } else {
+                " (carries the cluster's state)"
+            }
+        );
+        out.device = Some(dev.path);
+        Ok(out)
+    }
+
+    /// How a volume like `template` is made (the templates are described
+    /// once, together).
+    async fn spec_of(&self, template: &str) -> Result<VolumeSpec> {
+        if self.templates.borrow().is_none() {
+            let out = self
+                .ec2()
+                .describe_volumes()
+                .set_volume_ids(Some(self.all_templates.clone()))
+                .send()
+                .await
+                .map_err(|e| AwsError::new("DescribeVolumes", self.all_templates.join(", "), e))?;
+            let specs = out
+                .volumes()
+                .iter()
+                .map(|v| {
+                    (
+                        v.volume_id().unwrap_or_default().to_string(),
+                        self.spec_from(v),
+                    )
+                })
+                .collect();
+            *self.templates.borrow_mut() = Some(specs);
+        }
+        self.templates
+            .borrow()
+            .as_ref()
+            .and_then(|m| m.get(template).cloned())
+            .ok_or_else(|| BadInput(format!("template volume {template} does not exist")).into())
+    }
+
+    fn spec_from(&self, v: &aws_sdk_ec2::types::Volume) -> VolumeSpec {
+        let template = v.volume_id().unwrap_or_default();
+        let kind = v
+            .volume_type()
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_else(|| "gp3".into());
+        // IOPS can be set only for the types that take it.
+        let iops = v
+            .iops()
+            .filter(|_| matches!(kind.as_str(), "io1" | "io2" | "gp3"));
+        let mut tags = BTreeMap::new();
+        tags.insert(CLUSTER_TAG.to_string(), self.cluster.to_string());
+        tags.insert(TEMPLATE_TAG.to_string(), template.to_string());
+        tags.insert(MANAGED_BY_TAG.to_string(), TOOL.to_string());
+        VolumeSpec {
+            size_gib: v.size().unwrap_or(0),
+            volume_type: kind.clone(),
+            iops,
+            throughput: v.throughput().filter(|_| kind == "gp3"),
+            encrypted: v.encrypted().unwrap_or(false),
+            kms_key_id: v.kms_key_id().map(str::to_string),
+            snapshot_id: None,
+            availability_zone: self.az.to_string(),
+            tags,
+        }
+    }
+
+    /// Create (or be handed, by its ClientToken) the volume of one free
+    /// slot. `None` when that slot turned out to be taken.
+    async fn create(&self, t: &Template, vols: &[VolumeInfo]) -> Result<Option<VolumeInfo>> {
+        let taken: Vec<u32> = vols
+            .iter()
+            .filter_map(|v| v.tag(SLOT_TAG)?.parse().ok())
+            .collect();
+        // Volumes without a slot tag (made by Portworx itself, or by hand)
+        // count against max-count too: leave that many slots unused.
+        let untagged = vols.iter().filter(|v| v.tag(SLOT_TAG).is_none()).count();
+        let slots: Vec<u32> = (1..=t.max_count).filter(|s| !taken.contains(s)).collect();
+        let slots = &slots[..slots.len().saturating_sub(untagged)];
+        let Some(&slot) = rotate(slots, start_index(self.me, slots.len())).first() else {
+            return Ok(None);
+        };
+        let mut spec = self.spec_of(&t.volume_id).await?;
+        spec.tags.insert(SLOT_TAG.to_string(), slot.to_string());
+        // A token whose volume was deleted since is spent: the next
+        // generation makes the slot's volume anew.
+        for gen in 0..3 {
+            let token = slot_token(self.cluster, &t.volume_id, slot, gen);
+            match volumes::create_volume(self.ec2(), &spec, &token, self.started, &self.deadline)
+                .await
+            {
+                Ok(created) if !matches!(created.volume.state.as_str(), "deleting" | "deleted") => {
+                    log::info!(
+                        "slot {slot} of {} is {}",
+                        t.volume_id,
+                        created.volume.volume_id
+                    );
+                    return Ok(Some(created.volume));
+                }
+                Ok(_) => continue,
+                Err(e)
+                    if e.downcast_ref::<AwsError>()
+                        .is_some_and(|a| a.code_is("IdempotentParameterMismatch")) =>
+                {
+                    log::info!(
+                        "slot {slot} of {} was made elsewhere (another AZ)",
+                        t.volume_id
+                    );
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Wait (bounded) for a volume of this AZ held by an instance that is
+    /// shutting down to become available. False when none is, or none
+    /// came free in time.
+    async fn wait_for_release(&self, vols: &[VolumeInfo]) -> Result<bool> {
+        let holders: Vec<&str> = vols
+            .iter()
+            .filter(|v| v.availability_zone == self.az)
+            .filter_map(|v| v.attachment.as_ref())
+            .map(|a| a.instance_id.as_str())
+            .filter(|i| *i != self.me)
+            .collect();
+        if holders.is_empty() {
+            return Ok(false);
+        }
+        let out = self
+            .ec2()
+            .describe_instances()
+            .set_instance_ids(Some(holders.iter().map(|s| s.to_string()).collect()))
+            .send()
+            .await
+            .map_err(|e| AwsError::new("DescribeInstances", holders.join(", "), e))?;
+        let leaving: Vec<String> = out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .filter(|i| {
+                matches!(
+                    i.state().and_then(|s| s.name()).map(|n| n.as_str()),
+                    Some("shutting-down" | "stopping" | "terminated")
+                )
+            })
+            .filter_map(|i| i.instance_id().map(str::to_string))
+            .collect();
+        let waiting: Vec<String> = vols
+            .iter()
+            .filter(|v| {
+                v.attachment
+                    .as_ref()
+                    .is_some_and(|a| leaving.contains(&a.instance_id))
+            })
+            .map(|v| v.volume_id.clone())
+            .collect();
+        if waiting.is_empty() {
+            return Ok(false);
+        }
+        log::info!(
+            "{} held by instances shutting down; waiting up to {} s for one to come free",
+            waiting.join(", "),
+            self.wait_released.as_secs()
+        );
+        let wait = self.deadline.sub(self.wait_released);
+        let freed = wait
+            .poll(
+                format!("{} to be released", waiting.join(", ")),
+                Duration::from_secs(1),
+                Duration::from_secs(5),
+                || async {
+                    let out = self
+                        .ec2()
+                        .describe_volumes()
+                        .set_volume_ids(Some(waiting.clone()))
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::new("DescribeVolumes", waiting.join(", "), e))?;
+                    let free = out
+                        .volumes()
+                        .iter()
+                        .any(|v| v.state().map(|s| s.as_str()) == Some("available"));
+                    Ok(free.then_some(()))
+                },
+            )
+            .await;
+        match freed {
+            Ok(()) => Ok(true),
+            Err(e) if e.is::<crate::wait::TimedOut>() => {
+                log::warn!("{e:#}");
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_tokens_are_stable_distinct_and_short() {
+        let a = slot_token("c", "vol-1", 1, 0);
+        assert_eq!(a, slot_token("c", "vol-1", 1, 0));
+        assert_ne!(a, slot_token("c", "vol-1", 2, 0));
+        assert_ne!(a, slot_token("c", "vol-1", 1, 1));
+        assert_ne!(a, slot_token("d", "vol-1", 1, 0));
+        assert!(a.len() <= 64);
+    }
+}

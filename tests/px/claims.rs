@@ -1,0 +1,243 @@
+use crate::rig::tool::{describe, json, resume};
+use crate::{flags, strs, Fixture, AZ, CLUSTER};
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+
+/// Twenty instances of one Auto Scaling group at the same time, max-count
+/// 5: exactly five volumes exist, each attached to exactly one instance,
+/// fifteen instances storage-less. (The calls per instance depend on how
+/// the race interleaves: `make bench` measures them; here only a bound
+/// that catches a retry storm.)
+#[tokio::test]
+async fn twenty_instances_max_five() {
+    let f = Fixture::new();
+    let template = f.template().await;
+    let insts = f.rig.asg(json!({ "name": "px-asg", "size": 20, "az": AZ }));
+    let nodes: Vec<_> = insts.into_iter().map(|i| f.node_for(i)).collect();
+    let args = flags(&[(&template, 5)]);
+    f.rig.calls(true);
+    let children: Vec<_> = nodes
+        .iter()
+        .map(|n| {
+            let a = n.args(&strs(&args));
+            n.tool
+                .command(&strs(&a))
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    for o in &outs {
+        assert!(o.status.success(), "{}", describe(o));
+    }
+    let (calls, _) = f.rig.calls(true);
+    let reports: Vec<_> = outs.iter().map(json).collect();
+    let storageless = reports.iter().filter(|r| r["storageless"] == true).count();
+    assert_eq!(storageless, 15, "{reports:?}");
+    let vols = f.volumes(&template).await;
+    assert_eq!(vols.len(), 5, "{vols:?}");
+    let holders: BTreeSet<_> = vols.iter().filter_map(|v| v.2.clone()).collect();
+    assert_eq!(holders.len(), 5, "{vols:?}");
+    for r in reports.iter().filter(|r| r["storageless"] == false) {
+        let t = &r["templates"][0];
+        assert_eq!(t["new"], true, "{r}");
+        let id = t["volume_id"].as_str().unwrap();
+        let holder = vols.iter().find(|v| v.0 == id).unwrap().2.clone();
+        assert_eq!(holder.as_deref(), r["instance_id"].as_str());
+    }
+    let per_instance = calls.len() as f64 / 20.0;
+    eprintln!("twenty instances, max-count 5: {per_instance:.2} EC2 calls per instance");
+    assert!(
+        per_instance <= 10.0,
+        "{per_instance:.1} EC2 calls per instance: {calls:?}"
+    );
+}
+
+/// The storage instance dies: its volume is released and the replacement
+/// claims it — carrying the cluster's data, so not new — and no volume is
+/// created. With the old instance still shutting down, the replacement
+/// waits for the volume instead of making another.
+#[tokio::test]
+async fn a_replacement_takes_the_released_volume() {
+    let f = Fixture::new();
+    let template = f.template().await;
+    let args = flags(&[(&template, 1)]);
+    let first = f.node(json!({ "az": AZ }));
+    let r = first.ok(&strs(&args));
+    assert_eq!(r["templates"][0]["outcome"], "created", "{r}");
+    let volume = r["templates"][0]["volume_id"].as_str().unwrap().to_string();
+    // The storage service writes its cluster state on the new volume.
+    let device = r["templates"][0]["device"].as_str().unwrap().to_string();
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut d = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&device)
+            .unwrap();
+        d.seek(SeekFrom::Start(4096)).unwrap();
+        d.write_all(b"px cluster config").unwrap();
+        d.sync_all().unwrap();
+    }
+    // Restart on the same instance: the same volume, no mutation.
+    f.rig.calls(true);
+    let again = first.ok(&strs(&args));
+    assert_eq!(again["templates"][0]["outcome"], "reused");
+    assert_eq!(again["templates"][0]["new"], false);
+    let (calls, _) = f.rig.calls(true);
+    assert_eq!(calls, ["DescribeVolumes"]);
+
+    // The instance starts shutting down, volume still attached; a
+    // replacement boots and waits for it.
+    f.rig.set_instance_state(&first.inst, "shutting-down");
+    let second = f.node(json!({ "az": AZ }));
+    let a = second.args(&strs(&args));
+    let mut child = second
+        .tool
+        .command(&strs(&a))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = Vec::new();
+    loop {
+        let line = lines
+            .next()
+            .expect("px-volume-claim ended before waiting for the volume")
+            .unwrap();
+        seen.push(line.clone());
+        if line.contains("waiting up to") {
+            break;
+        }
+    }
+    f.terminate(&first.inst).await;
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{seen:?} {}", describe(&out));
+    let r = json(&out);
+    assert_eq!(r["templates"][0]["outcome"], "claimed", "{r}");
+    assert_eq!(r["templates"][0]["volume_id"], volume.as_str());
+    assert_eq!(r["templates"][0]["new"], false);
+    assert_eq!(f.volumes(&template).await.len(), 1);
+}
+
+/// Two templates with their own limits; killed before or after each AWS
+/// call of a first run (which creates both volumes), then run again: the
+/// instance ends with one volume per template and the counts never pass
+/// max-count.
+#[tokio::test]
+async fn killed_at_every_call_counts_stay_exact() {
+    let f = Fixture::new();
+    let calls_of_first_run = {
+        let (t1, t2) = (f.template().await, f.template().await);
+        let probe = f.node(json!({ "az": AZ }));
+        f.rig.calls(true);
+        let r = probe.ok(&strs(&flags(&[(&t1, 1), (&t2, 2)])));
+        assert_eq!(r["templates"][0]["outcome"], "created", "{r}");
+        assert_eq!(r["templates"][1]["outcome"], "created", "{r}");
+        f.rig.calls(true).0.len()
+    };
+    for k in 0..calls_of_first_run {
+        for fault in ["kill_before", "kill_after"] {
+            // Fresh templates: every round takes the creating path.
+            let (t1, t2) = (f.template().await, f.template().await);
+            let args = flags(&[(&t1, 1), (&t2, 2)]);
+            let node = f.node(json!({ "az": AZ }));
+            let a = node.args(&strs(&args));
+            let child = node.tool.spawn_stopped(&strs(&a));
+            f.rig
+                .faults(json!([{ "skip": k, "times": 1, "fault": fault, "pid": child.id() }]));
+            resume(&child);
+            let out = child.wait_with_output().unwrap();
+            f.rig.faults(json!([]));
+            assert!(!out.status.success(), "{fault} at {k}: {}", describe(&out));
+            let r = node.ok(&strs(&args));
+            for (t, max) in [(&t1, 1), (&t2, 2)] {
+                let vols = f.volumes(t).await;
+                assert!(vols.len() <= max, "{fault} at {k}: {t} has {vols:?}");
+                let mine = vols
+                    .iter()
+                    .filter(|v| v.2.as_deref() == Some(&node.inst.id))
+                    .count();
+                assert_eq!(mine, 1, "{fault} at {k}: {t}: {vols:?} {r}");
+            }
+            // A second instance: t1 is full, t2 has room for one more.
+            let other = f.node(json!({ "az": AZ }));
+            let r = other.ok(&strs(&args));
+            assert_eq!(r["templates"][0]["outcome"], "storage-less", "{r}");
+            assert_eq!(r["templates"][1]["outcome"], "created", "{r}");
+            assert_eq!(f.volumes(&t1).await.len(), 1);
+            assert_eq!(f.volumes(&t2).await.len(), 2);
+        }
+    }
+}
+
+/// Volumes of another cluster, or of this cluster in another AZ, are never
+/// claimed (the other AZ's still counts against max-count); the seed's
+/// user-data is the configuration when no flag is given.
+#[tokio::test]
+async fn other_clusters_and_azs_are_not_touched_and_user_data_configures() {
+    let f = Fixture::new();
+    let template = f.template().await;
+    let foreign = f.cluster_volume("someone-else", &template, AZ).await;
+    let elsewhere = f.cluster_volume(CLUSTER, &template, "us-east-1b").await;
+    let user_data = format!(
+        "#cloud-config\npx-cluster:\n  clusterid: {CLUSTER}\n  kvdb: etcd://myetc.company.com:2379\nstorage:\n  ebs:\n    template: {template}\n\tmax-count: 2\n"
+    );
+    let node = f.node(json!({ "az": AZ, "user_data": user_data }));
+    let r = node.ok(&[]);
+    assert_eq!(r["cluster_id"], CLUSTER);
+    assert_eq!(r["templates"][0]["outcome"], "created", "{r}");
+    let vols = f.volumes(&template).await;
+    assert_eq!(vols.len(), 2, "{vols:?}");
+    assert!(vols.iter().any(|v| v.0 == elsewhere && v.1 == "available"));
+    // At the limit now (one here, one in the other AZ): a second instance
+    // is storage-less and touches nothing.
+    let other = f.node(json!({ "az": AZ, "user_data": user_data }));
+    f.rig.calls(true);
+    let r = other.ok(&[]);
+    assert_eq!(r["storageless"], true, "{r}");
+    let (calls, _) = f.rig.calls(true);
+    assert!(calls.iter().all(|c| c.starts_with("Describe")), "{calls:?}");
+    let env = std::fs::read_to_string(other.env_file()).unwrap();
+    assert!(env.contains("PX_CLAIM_STORAGELESS=\"true\""), "{env}");
+    let ec2 = f.rig.ec2().await;
+    let v = ec2
+        .describe_volumes()
+        .volume_ids(&foreign)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(v.volumes()[0].state().unwrap().as_str(), "available");
+    assert!(v.volumes()[0].attachments().is_empty());
+}
+
+/// Bad configuration is a one-line error naming the field (exit 2).
+#[tokio::test]
+async fn bad_config_is_a_one_line_error() {
+    let f = Fixture::new();
+    let node = f.node(json!({ "az": AZ, "user_data": "#cloud-config\npx-cluster:\n  clusterid: c\nstorage:\n  ebs:\n    template: vol-0abc\n" }));
+    for (args, needle) in [
+        (
+            vec!["--cluster-id", "c", "--template", "vol-zz:3"],
+            "not a volume ID",
+        ),
+        (
+            vec!["--cluster-id", "c", "--template", "vol-0abc:0"],
+            "max-count 0",
+        ),
+        (vec![], "storage.ebs[1].max-count is missing"),
+    ] {
+        let out = node.run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", describe(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+}

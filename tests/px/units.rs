@@ -1,0 +1,72 @@
+use crate::rig::systemd::{verify, UserManager};
+use crate::{flags, Fixture, AZ, BIN};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+fn dropin() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("dropins/portworx.service.d/mooring-px-volume-claim.conf")
+}
+
+/// A stand-in for the storage service: it records the devices it was given.
+const STANDIN: &str = "[Unit]
+Description=stand-in for Portworx
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'echo \"$PX_CLAIM_STORAGELESS $PX_CLAIM_DEVICE_ARGS\" > %h/started'
+";
+
+#[test]
+fn dropin_verifies() {
+    let dir = crate::rig::temp_dir("px-unit");
+    let unit = dir.path().join("portworx.service");
+    std::fs::write(&unit, STANDIN).unwrap();
+    let stderr = verify(
+        &[
+            ("portworx.service", unit),
+            ("portworx.service.d/mooring-px-volume-claim.conf", dropin()),
+        ],
+        &["portworx.service"],
+        &[("px-volume-claim", Path::new(BIN))],
+    );
+    assert!(stderr.is_empty(), "systemd-analyze verify: {stderr}");
+}
+
+/// The drop-in under a real systemd manager: the claim runs first and the
+/// service starts with the claimed device in its environment.
+#[tokio::test]
+async fn the_service_starts_with_its_claimed_device() {
+    let f = Fixture::new();
+    let template = f.template().await;
+    let node = f.node(json!({ "az": AZ }));
+    let manager = UserManager::start_with(&[("px-volume-claim", Path::new(BIN))]);
+    manager.install("portworx.service", STANDIN);
+    manager.install(
+        "portworx.service.d/mooring-px-volume-claim.conf",
+        &std::fs::read_to_string(dropin()).unwrap(),
+    );
+    let args = flags(&[(&template, 1)]).join(" ");
+    manager.install(
+        "portworx.service.d/zz-test.conf",
+        &format!(
+            "[Service]\n{}Environment=\"PX_VOLUME_CLAIM_ARGS={args}\"\n",
+            node.tool.systemd_environment()
+        ),
+    );
+    let out = manager.systemctl(&["start", "portworx.service"]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&manager.systemctl(&["status", "portworx.service"]).stdout)
+    );
+    let started = std::fs::read_to_string(manager.path("started")).unwrap();
+    let vols = f.volumes(&template).await;
+    assert_eq!(vols.len(), 1);
+    let loop_dev = f.rig.devices(&node.inst)[&vols[0].0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(started.trim(), format!("false -s {loop_dev}"));
+}
