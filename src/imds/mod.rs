@@ -172,6 +172,12 @@ pub async fn attached_macs(
     Ok(list.map(|l| parse_macs(&l)).unwrap_or_default())
 }
 
+/// The instance's user-data; `None` when it has none.
+pub async fn user_data(client: &Client, endpoint_override: Option<&str>) -> Result<Option<String>> {
+    let endpoint = endpoint_label(endpoint_override);
+    get_optional(client, "/latest/user-data", &endpoint).await
+}
+
 fn parse_macs(list: &str) -> Vec<String> {
     list.lines()
         .map(|l| l.trim().trim_end_matches('/').to_ascii_lowercase())

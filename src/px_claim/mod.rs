@@ -171,18 +171,20 @@ async fn load_config(cli: &Cli, session: &Session) -> Result<Config> {
             .map_err(|e| BadInput(format!("cannot read {}: {e}", path.display())))?;
         return Ok(config::parse_json(&text, &path.display().to_string())?);
     }
-    let user_data = session
-        .aws
-        .imds
-        .get("/latest/user-data")
-        .await
-        .map(|v| v.as_ref().to_string())
-        .map_err(|_| {
+    let user_data = crate::imds::user_data(&session.aws.imds, None)
+        .await?
+        .ok_or_else(|| {
             BadInput(
                 "no configuration: give --cluster-id and --template, or --config, or user-data"
                     .into(),
             )
         })?;
+    if user_data.contains("AWS_SECRET_ACCESS_KEY") {
+        log::warn!(
+            "user-data carries AWS credentials; ignored: credentials come from the instance profile \
+             (or the standard AWS_* environment variables)"
+        );
+    }
     Ok(config::parse_cloud_config(&user_data)?)
 }
 
@@ -506,6 +508,18 @@ impl Run<'_> {
         attach_device: Option<String>,
     ) -> Result<Claimed> {
         out.volume_id = Some(v.volume_id.clone());
+        // The volume belongs to the cluster, not the instance: it must
+        // survive the instance. API attaches leave DeleteOnTermination off;
+        // one found on (set by hand) is turned off.
+        if let Some(a) = v
+            .attachment
+            .as_ref()
+            .filter(|a| a.delete_on_termination == Some(true))
+        {
+            log::warn!("{} had DeleteOnTermination on; turning it off", v.volume_id);
+            volumes::set_delete_on_termination(self.ec2(), self.me, &a.device, &v.volume_id, false)
+                .await?;
+        }
         let dev = self
             .resolver
             .wait(

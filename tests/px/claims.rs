@@ -241,3 +241,68 @@ async fn bad_config_is_a_one_line_error() {
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
 }
+
+/// --dry-run says what it would do and changes nothing; a claimed volume's
+/// DeleteOnTermination is off, and turned off again when found on.
+#[tokio::test]
+async fn dry_run_changes_nothing_and_delete_on_termination_stays_off() {
+    use aws_sdk_ec2::types::{
+        EbsInstanceBlockDeviceSpecification, InstanceBlockDeviceMappingSpecification,
+    };
+    let f = Fixture::new();
+    let template = f.template().await;
+    let args = flags(&[(&template, 1)]);
+    let node = f.node(json!({ "az": AZ }));
+    f.rig.calls(true);
+    let mut dry = strs(&args);
+    dry.push("--dry-run");
+    let r = node.ok(&dry);
+    assert_eq!(r["templates"][0]["outcome"], "would-create", "{r}");
+    let (calls, _) = f.rig.calls(true);
+    assert!(calls.iter().all(|c| c.starts_with("Describe")), "{calls:?}");
+    assert!(f.volumes(&template).await.is_empty());
+    assert!(!node.env_file().exists());
+
+    let r = node.ok(&strs(&args));
+    let volume = r["templates"][0]["volume_id"].as_str().unwrap().to_string();
+    let ec2 = f.rig.ec2().await;
+    let dot = |v: aws_sdk_ec2::operation::describe_volumes::DescribeVolumesOutput| {
+        v.volumes()[0].attachments()[0].delete_on_termination()
+    };
+    let v = ec2
+        .describe_volumes()
+        .volume_ids(&volume)
+        .send()
+        .await
+        .unwrap();
+    let device = v.volumes()[0].attachments()[0]
+        .device()
+        .unwrap()
+        .to_string();
+    assert_eq!(dot(v), Some(false));
+    ec2.modify_instance_attribute()
+        .instance_id(&node.inst.id)
+        .block_device_mappings(
+            InstanceBlockDeviceMappingSpecification::builder()
+                .device_name(&device)
+                .ebs(
+                    EbsInstanceBlockDeviceSpecification::builder()
+                        .volume_id(&volume)
+                        .delete_on_termination(true)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let r = node.ok(&strs(&args));
+    assert_eq!(r["templates"][0]["outcome"], "reused", "{r}");
+    let v = ec2
+        .describe_volumes()
+        .volume_ids(&volume)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dot(v), Some(false));
+}
