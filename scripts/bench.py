@@ -21,6 +21,7 @@ TARGET = os.environ.get("CARGO_TARGET_DIR", "target")
 EBS_GROW = os.path.join(TARGET, "release", "ebs-grow")
 ETCD_PREPARE = os.path.join(TARGET, "release", "etcd-member-prepare")
 SMILODON = os.path.join(TARGET, "release", "smilodon-attach")
+PX_CLAIM = os.path.join(TARGET, "release", "px-volume-claim")
 
 
 def measure(argv, env):
@@ -157,6 +158,43 @@ def smilodon_rows(rig):
     return rows
 
 
+def px_rows(rig, reps=3, size=20, max_count=5):
+    """The twenty-instance race: an Auto Scaling group boots at once, every
+    instance runs px-volume-claim; wall time until all are decided, EC2
+    calls per instance, volumes made beyond max-count (must be 0)."""
+    base = tempfile.mkdtemp(prefix="mooring-bench-px-", dir="/var/tmp")
+    rig.dirs.append(base)
+    walls, calls, over, failed, rss = [], 0, 0, 0, 0
+    for rep in range(reps):
+        template = rig.control("/_rig/volume", {})["volume_id"]
+        insts = rig.control("/_rig/asg", {"name": f"px-bench-{rep}", "size": size})
+        procs = []
+        rig.calls()
+        start = time.perf_counter()
+        for inst in insts:
+            d = os.path.join(base, inst["instance_id"])
+            os.makedirs(d)
+            out = open(os.path.join(d, "time"), "w+")
+            argv = ["/usr/bin/time", "-f", "%M %x", "-o", out.name, PX_CLAIM, "-q",
+                    "--cluster-id", f"bench-{rep}", "--template", f"{template}:{max_count}",
+                    "--env-file", os.path.join(d, "px.env")]
+            procs.append((subprocess.Popen(argv, env=rig.tool_env(inst, d), stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.DEVNULL), out))
+        for p, out in procs:
+            p.wait()
+            out.seek(0)
+            peak, code = out.read().split()[-2:]
+            rss = max(rss, int(peak))
+            failed += int(code) != 0
+        walls.append((time.perf_counter() - start) * 1000)
+        calls += len(rig.calls())
+        made = rig.control("/_rig/volumes", {"tags": {"PWX_CLUSTER_ID": f"bench-{rep}"}})
+        over += max(0, len(made) - max_count)
+    return [f"| px-volume-claim, {size} instances at once, max-count {max_count} (x{reps}) | {reps * size} | "
+            f"{statistics.median(walls):.1f} (all decided) | {max(walls):.1f} | - | {rss / 1024:.1f} | "
+            f"{calls / (reps * size):.1f} | {failed} | <= 6 calls on average; over-created: {over} (must be 0) |"]
+
+
 def row(name, runs, calls, goal):
     walls = [r[0] * 1000 for r in runs]
     cpus = [r[1] * 1000 for r in runs]
@@ -196,6 +234,7 @@ def main():
     rows += etcd_rows(rig)
     rig.control("/_rig/config", {"attach_delay": 0.0})
     rows += smilodon_rows(rig)
+    rows += px_rows(rig)
 
     size = os.path.getsize(EBS_GROW) / 2**20
     table = "\n".join([

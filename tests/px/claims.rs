@@ -1,4 +1,4 @@
-use crate::rig::tool::{describe, json, resume};
+use crate::rig::tool::{describe, json, resume, run_all};
 use crate::{flags, strs, Fixture, AZ, CLUSTER};
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -17,22 +17,11 @@ async fn twenty_instances_max_five() {
     let nodes: Vec<_> = insts.into_iter().map(|i| f.node_for(i)).collect();
     let args = flags(&[(&template, 5)]);
     f.rig.calls(true);
-    let children: Vec<_> = nodes
+    let runs: Vec<_> = nodes
         .iter()
-        .map(|n| {
-            let a = n.args(&strs(&args));
-            n.tool
-                .command(&strs(&a))
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
+        .map(|n| (&n.tool, n.args(&strs(&args))))
         .collect();
-    let outs: Vec<_> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
+    let outs = run_all(&runs);
     for o in &outs {
         assert!(o.status.success(), "{}", describe(o));
     }
@@ -246,9 +235,6 @@ async fn bad_config_is_a_one_line_error() {
 /// DeleteOnTermination is off, and turned off again when found on.
 #[tokio::test]
 async fn dry_run_changes_nothing_and_delete_on_termination_stays_off() {
-    use aws_sdk_ec2::types::{
-        EbsInstanceBlockDeviceSpecification, InstanceBlockDeviceMappingSpecification,
-    };
     let f = Fixture::new();
     let template = f.template().await;
     let args = flags(&[(&template, 1)]);
@@ -275,27 +261,10 @@ async fn dry_run_changes_nothing_and_delete_on_termination_stays_off() {
         .send()
         .await
         .unwrap();
-    let device = v.volumes()[0].attachments()[0]
-        .device()
-        .unwrap()
-        .to_string();
     assert_eq!(dot(v), Some(false));
-    ec2.modify_instance_attribute()
-        .instance_id(&node.inst.id)
-        .block_device_mappings(
-            InstanceBlockDeviceMappingSpecification::builder()
-                .device_name(&device)
-                .ebs(
-                    EbsInstanceBlockDeviceSpecification::builder()
-                        .volume_id(&volume)
-                        .delete_on_termination(true)
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    f.rig
+        .set_delete_on_termination(&node.inst, &volume, true)
+        .await;
     let r = node.ok(&strs(&args));
     assert_eq!(r["templates"][0]["outcome"], "reused", "{r}");
     let v = ec2

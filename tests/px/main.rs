@@ -7,7 +7,7 @@ mod rig;
 mod claims;
 mod units;
 
-use rig::tool::{describe, json, Tool};
+use rig::tool::{arg_list, describe, json, Tool};
 use rig::{temp_dir, Rig, SimInstance};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -36,23 +36,15 @@ impl Node {
     }
 
     pub fn args(&self, extra: &[&str]) -> Vec<String> {
-        let mut v: Vec<String> = [
-            "--env-file",
-            self.env_file().to_str().unwrap(),
-            "--output",
-            "json",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        v.extend(extra.iter().map(|s| s.to_string()));
-        v
+        let env_file = self.env_file();
+        arg_list(
+            &["--env-file", env_file.to_str().unwrap(), "--output", "json"],
+            extra,
+        )
     }
 
     pub fn run(&self, extra: &[&str]) -> Output {
-        let args = self.args(extra);
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.tool.run(&refs)
+        self.tool.run_owned(&self.args(extra))
     }
 
     /// Run, require exit 0, the report.

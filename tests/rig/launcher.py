@@ -967,6 +967,24 @@ def ctl_instance_state(req):
     return {"ok": True}
 
 
+def ctl_volume(req):
+    """A volume in `az` with `tags` (for scripts: make bench)."""
+    kwargs = dict(AvailabilityZone=req.get("az", REGION + "a"), Size=int(req.get("size_gib", 1)),
+                  VolumeType=req.get("type", "gp3"))
+    if req.get("tags"):
+        kwargs["TagSpecifications"] = [{"ResourceType": "volume", "Tags": [
+            {"Key": k, "Value": v} for k, v in req["tags"].items()]}]
+    return {"volume_id": moto_client().create_volume(**kwargs)["VolumeId"]}
+
+
+def ctl_volumes(req):
+    """The volumes carrying every tag of `tags`: id, state, holder."""
+    filters = [{"Name": f"tag:{k}", "Values": [v]} for k, v in req.get("tags", {}).items()]
+    vols = moto_client().describe_volumes(Filters=filters)["Volumes"]
+    return [{"volume_id": v["VolumeId"], "state": v["State"],
+             "instance_id": (v.get("Attachments") or [{}])[0].get("InstanceId")} for v in vols]
+
+
 def ctl_register(req):
     return register(req["instance_id"], req)
 
@@ -1022,6 +1040,8 @@ CONTROL = {
     "/_rig/register": ctl_register,
     "/_rig/subnet": ctl_subnet,
     "/_rig/pair": ctl_pair,
+    "/_rig/volume": ctl_volume,
+    "/_rig/volumes": ctl_volumes,
     "/_rig/instance_state": ctl_instance_state,
     "/_rig/asg": ctl_asg,
     "/_rig/faults": ctl_faults,

@@ -256,6 +256,41 @@ impl Rig {
         );
     }
 
+    /// Set DeleteOnTermination of `volume_id`, attached to `inst`, straight
+    /// through moto (as an admin would by hand).
+    pub async fn set_delete_on_termination(&self, inst: &SimInstance, volume_id: &str, on: bool) {
+        use aws_sdk_ec2::types::{
+            EbsInstanceBlockDeviceSpecification, InstanceBlockDeviceMappingSpecification,
+        };
+        let ec2 = self.ec2().await;
+        let v = ec2
+            .describe_volumes()
+            .volume_ids(volume_id)
+            .send()
+            .await
+            .unwrap();
+        let device = v.volumes()[0].attachments()[0]
+            .device()
+            .unwrap()
+            .to_string();
+        ec2.modify_instance_attribute()
+            .instance_id(&inst.id)
+            .block_device_mappings(
+                InstanceBlockDeviceMappingSpecification::builder()
+                    .device_name(device)
+                    .ebs(
+                        EbsInstanceBlockDeviceSpecification::builder()
+                            .volume_id(volume_id)
+                            .delete_on_termination(on)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// The rig's subnet in `az`, for creating ENIs there.
     pub fn subnet(&self, az: &str) -> String {
         self.control("/_rig/subnet", json!({ "az": az }))["subnet_id"]

@@ -108,6 +108,12 @@ impl Tool {
         self.command(args).output().expect("cannot run the tool")
     }
 
+    /// Run to completion, with owned arguments.
+    pub fn run_owned(&self, args: &[String]) -> Output {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.run(&refs)
+    }
+
     /// Start the tool stopped (SIGSTOP before exec), so that a test can
     /// arm a fault for its PID before it makes any call; `resume` it then.
     pub fn spawn_stopped(&self, args: &[&str]) -> Child {
@@ -130,6 +136,30 @@ impl Tool {
         wait_stopped(child.id());
         child
     }
+}
+
+/// `base` then `extra`, owned.
+pub fn arg_list(base: &[&str], extra: &[&str]) -> Vec<String> {
+    base.iter().chain(extra).map(|s| s.to_string()).collect()
+}
+
+/// Run every (tool, args) at the same time; their outputs, in order.
+pub fn run_all(runs: &[(&Tool, Vec<String>)]) -> Vec<Output> {
+    let children: Vec<Child> = runs
+        .iter()
+        .map(|(tool, args)| {
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            tool.command(&refs)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("cannot start the tool")
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("tool output"))
+        .collect()
 }
 
 /// Wait (bounded) until `pid` is stopped.

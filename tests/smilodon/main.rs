@@ -11,7 +11,7 @@ mod races;
 mod units;
 
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
-use rig::tool::{describe, json, Tool};
+use rig::tool::{arg_list, describe, json, Tool};
 use rig::{temp_dir, Rig, SimInstance};
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -53,27 +53,22 @@ impl Node {
 
     /// The tool's usual arguments for this node, then `extra`.
     pub fn args(&self, extra: &[&str]) -> Vec<String> {
-        let mut v: Vec<String> = [
+        let env_file = self.env_file();
+        let base = [
             "--filters",
             "tag:Service=zk,tag-key=Project",
             "--env-file",
-            self.env_file().to_str().unwrap(),
+            env_file.to_str().unwrap(),
             "--output",
             "json",
             "--timeout",
             "60",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        v.extend(extra.iter().map(|s| s.to_string()));
-        v
+        ];
+        arg_list(&base, extra)
     }
 
     pub fn run(&self, extra: &[&str]) -> Output {
-        let args = self.args(extra);
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.tool.run(&refs)
+        self.tool.run_owned(&self.args(extra))
     }
 
     /// Run with the data volume mounted (ext4 on a blank one); require

@@ -1,4 +1,4 @@
-use crate::rig::tool::{describe, json, resume};
+use crate::rig::tool::{describe, json, resume, run_all};
 use crate::{mutations, Fixture, Node, PairIds, AZ};
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -37,24 +37,17 @@ async fn three_pairs_four_instances_at_once() {
     }
     let nodes: Vec<Node> = (0..4).map(|_| f.node(AZ)).collect();
     f.rig.config(json!({ "attach_delay": 0.3 }));
-    let children: Vec<_> = nodes
+    let runs: Vec<_> = nodes
         .iter()
         .map(|n| {
             let mp = n.mountpoint();
-            let args = n.args(&["--mountpoint", mp.to_str().unwrap(), "--mkfs", "ext4"]);
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            n.tool
-                .command(&refs)
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
+            (
+                &n.tool,
+                n.args(&["--mountpoint", mp.to_str().unwrap(), "--mkfs", "ext4"]),
+            )
         })
         .collect();
-    let outs: Vec<_> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
+    let outs = run_all(&runs);
     let codes: Vec<Option<i32>> = outs.iter().map(|o| o.status.code()).collect();
     let all = outs
         .iter()
