@@ -421,6 +421,19 @@ impl Run<'_> {
                     return self.finish(out, v, Some(device)).await;
                 }
             } else if vols.len() < max {
+                // 3a. Before making a new volume: one held by an instance
+                // that is shutting down (an Auto Scaling replacement launched
+                // before the old instance let go) is this node's to take
+                // over, not to leave orphaned. Asked once, on the first
+                // look, and only when some volume here is attached
+                // elsewhere (later looks see the instances racing this one).
+                if round == 0 && self.held_elsewhere(&vols) {
+                    waited = true;
+                    if self.wait_for_release(&vols).await? {
+                        vols = self.refresh(tid).await?;
+                        continue;
+                    }
+                }
                 // 3. A new volume in a free slot.
                 // The slot's volume may come back already attached to the
                 // instance that made it first: no attach to lose then.
@@ -650,6 +663,17 @@ impl Run<'_> {
             }
         }
         Ok(None)
+    }
+
+    /// Is some volume of this AZ attached to another instance? Only then
+    /// can one be held by an instance that is shutting down.
+    fn held_elsewhere(&self, vols: &[VolumeInfo]) -> bool {
+        vols.iter().any(|v| {
+            v.availability_zone == self.az
+                && v.attachment
+                    .as_ref()
+                    .is_some_and(|a| a.instance_id != self.me)
+        })
     }
 
     /// Wait (bounded) for a volume of this AZ held by an instance that is

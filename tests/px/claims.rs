@@ -51,12 +51,13 @@ async fn twenty_instances_max_five() {
 /// The storage instance dies: its volume is released and the replacement
 /// claims it — carrying the cluster's data, so not new — and no volume is
 /// created. With the old instance still shutting down, the replacement
-/// waits for the volume instead of making another.
+/// waits for the volume instead of making another, even with room under
+/// max-count.
 #[tokio::test]
 async fn a_replacement_takes_the_released_volume() {
     let f = Fixture::new();
     let template = f.template().await;
-    let args = flags(&[(&template, 1)]);
+    let args = flags(&[(&template, 2)]);
     let first = f.node(json!({ "az": AZ }));
     let r = first.ok(&strs(&args));
     assert_eq!(r["templates"][0]["outcome"], "created", "{r}");
