@@ -221,6 +221,20 @@ fn rotate<T: Clone>(items: &[T], start: usize) -> Vec<T> {
         .collect()
 }
 
+/// The slot numbers still free for `t`. Volumes without a slot tag (made by
+/// Portworx itself, or by hand) count against max-count too: that many
+/// slots are left unused.
+fn free_slots(t: &Template, vols: &[VolumeInfo]) -> Vec<u32> {
+    let taken: Vec<u32> = vols
+        .iter()
+        .filter_map(|v| v.tag(SLOT_TAG)?.parse().ok())
+        .collect();
+    let untagged = vols.iter().filter(|v| v.tag(SLOT_TAG).is_none()).count();
+    let mut slots: Vec<u32> = (1..=t.max_count).filter(|s| !taken.contains(s)).collect();
+    slots.truncate(slots.len().saturating_sub(untagged));
+    slots
+}
+
 struct Run<'a> {
     session: &'a Session,
     cluster: &'a str,
@@ -420,7 +434,7 @@ impl Run<'_> {
                     out.outcome = "claimed".into();
                     return self.finish(out, v, Some(device)).await;
                 }
-            } else if vols.len() < max {
+            } else if vols.len() < max && !free_slots(t, &vols).is_empty() {
                 // 3a. Before making a new volume: one held by an instance
                 // that is shutting down (an Auto Scaling replacement launched
                 // before the old instance let go) is this node's to take
@@ -619,16 +633,8 @@ impl Run<'_> {
     /// Create (or be handed, by its ClientToken) the volume of one free
     /// slot. `None` when that slot turned out to be taken.
     async fn create(&self, t: &Template, vols: &[VolumeInfo]) -> Result<Option<VolumeInfo>> {
-        let taken: Vec<u32> = vols
-            .iter()
-            .filter_map(|v| v.tag(SLOT_TAG)?.parse().ok())
-            .collect();
-        // Volumes without a slot tag (made by Portworx itself, or by hand)
-        // count against max-count too: leave that many slots unused.
-        let untagged = vols.iter().filter(|v| v.tag(SLOT_TAG).is_none()).count();
-        let slots: Vec<u32> = (1..=t.max_count).filter(|s| !taken.contains(s)).collect();
-        let slots = &slots[..slots.len().saturating_sub(untagged)];
-        let Some(&slot) = rotate(slots, start_index(self.me, slots.len())).first() else {
+        let slots = free_slots(t, vols);
+        let Some(&slot) = rotate(&slots, start_index(self.me, slots.len())).first() else {
             return Ok(None);
         };
         let mut spec = self.spec_of(&t.volume_id).await?;
@@ -762,6 +768,30 @@ impl Run<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn free_slots_leave_room_for_untagged_volumes() {
+        let t = Template {
+            volume_id: "vol-1".into(),
+            max_count: 4,
+        };
+        let vol = |slot: Option<&str>| VolumeInfo {
+            volume_id: "vol-x".into(),
+            size_gib: 1,
+            state: "available".into(),
+            availability_zone: "us-east-1a".into(),
+            volume_type: "gp3".into(),
+            tags: slot
+                .map(|s| [(SLOT_TAG.to_string(), s.to_string())].into())
+                .unwrap_or_default(),
+            attachment: None,
+            create_time: None,
+        };
+        assert_eq!(free_slots(&t, &[]), [1, 2, 3, 4]);
+        assert_eq!(free_slots(&t, &[vol(Some("2"))]), [1, 3, 4]);
+        assert_eq!(free_slots(&t, &[vol(Some("2")), vol(None)]), [1, 3]);
+        assert!(free_slots(&t, &vec![vol(None); 4]).is_empty());
+    }
 
     #[test]
     fn slot_tokens_are_stable_distinct_and_short() {
