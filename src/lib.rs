@@ -6,6 +6,7 @@ pub mod aws;
 pub mod block;
 pub mod cli;
 pub mod ebs_grow;
+pub mod ecs_guard;
 pub mod envfile;
 pub mod etcd_member;
 pub mod exit;
