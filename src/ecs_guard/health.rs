@@ -71,7 +71,11 @@ pub fn agent_metadata(url: &str, timeout: Duration) -> Result<AgentMetadata> {
         .with_context(|| format!("the ECS agent does not answer at {url}"))?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {hostport}\r\n\r\n")
+    // One write: a request in pieces may be answered and closed before
+    // the server read it all, and then the close resets the connection.
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {hostport}\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
         .with_context(|| format!("cannot ask {url}"))?;
     let mut answer = Vec::new();
     stream

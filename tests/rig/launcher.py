@@ -767,7 +767,11 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
         params = urllib.parse.parse_qs(body.decode(errors="replace"))
         if os.environ.get("RIG_TRACE"):  # RIG_TRACE=1: log every request body
             log(body.decode(errors="replace"))
-        action = (params.get("Action") or ["?"])[0]
+        action = (params.get("Action") or [None])[0]
+        if action is None:
+            # JSON protocols (ECS) name the action in X-Amz-Target.
+            target = self.headers.get("X-Amz-Target") or "?"
+            action = target.rsplit(".", 1)[-1]
         with LOCK:
             rule = pick_fault(action)
             CALLS.append({"action": action, "fault": rule["fault"] if rule else None})
@@ -985,6 +989,17 @@ def ctl_volumes(req):
              "instance_id": (v.get("Attachments") or [{}])[0].get("InstanceId")} for v in vols]
 
 
+def ctl_ecs_register(req):
+    """Register `instance_id` as a container instance of ECS cluster
+    `cluster` (created on first use), as the ECS agent would; its ARN."""
+    ecs = boto3.client("ecs", region_name=REGION, endpoint_url=f"http://127.0.0.1:{MOTO_PORT}",
+                       aws_access_key_id="rig", aws_secret_access_key="rig")
+    ecs.create_cluster(clusterName=req["cluster"])
+    doc = json.dumps({"instanceId": req["instance_id"], "region": REGION, "accountId": ACCOUNT})
+    out = ecs.register_container_instance(cluster=req["cluster"], instanceIdentityDocument=doc)
+    return {"arn": out["containerInstance"]["containerInstanceArn"]}
+
+
 def ctl_register(req):
     return register(req["instance_id"], req)
 
@@ -1040,6 +1055,7 @@ CONTROL = {
     "/_rig/register": ctl_register,
     "/_rig/subnet": ctl_subnet,
     "/_rig/pair": ctl_pair,
+    "/_rig/ecs_register": ctl_ecs_register,
     "/_rig/volume": ctl_volume,
     "/_rig/volumes": ctl_volumes,
     "/_rig/instance_state": ctl_instance_state,

@@ -1,0 +1,232 @@
+//! ecs-node-guard end to end: the real binary on simulated instances of an
+//! Auto Scaling group (moto with Auto Scaling and ECS), an ECS agent
+//! introspection server run by the test, and a loop-mounted filesystem as
+//! the docker root.
+
+#[path = "../rig/mod.rs"]
+mod rig;
+
+mod guard;
+mod units;
+
+use rig::loopdev::{LoopDevice, MountGuard};
+use rig::tool::{arg_list, describe, json, Tool};
+use rig::{temp_dir, Rig, SimInstance};
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_ecs-node-guard");
+pub const CLUSTER: &str = "prod";
+
+/// A stand-in for the ECS agent's introspection endpoint: answers every
+/// request with the metadata the test sets.
+pub struct Agent {
+    pub url: String,
+    pub metadata: Arc<Mutex<Value>>,
+}
+
+impl Agent {
+    pub fn start(metadata: Value) -> Agent {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let metadata = Arc::new(Mutex::new(metadata));
+        let served = metadata.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut s) = stream else { continue };
+                // Read the whole request before answering: closing with
+                // unread bytes would reset the connection.
+                let mut request = Vec::new();
+                let mut buf = [0u8; 2048];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let body = served.lock().unwrap().to_string();
+                let _ = write!(
+                    s,
+                    "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Agent {
+            url: format!("http://127.0.0.1:{port}/v1/metadata"),
+            metadata,
+        }
+    }
+
+    pub fn set(&self, v: Value) {
+        *self.metadata.lock().unwrap() = v;
+    }
+}
+
+/// A small ext4 filesystem mounted as the docker root. Fields drop in
+/// order: unmount, then the loop device, then the directory.
+pub struct DockerRoot {
+    _mount: MountGuard,
+    _dev: LoopDevice,
+    pub path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl DockerRoot {
+    pub fn new() -> DockerRoot {
+        let dir = temp_dir("docker-root");
+        let dev = LoopDevice::new(64 << 20);
+        let path = dir.path().join("docker");
+        std::fs::create_dir_all(&path).unwrap();
+        let ok = |c: &mut Command| assert!(c.status().unwrap().success(), "{c:?}");
+        ok(Command::new("mkfs.ext4").args(["-q", dev.path_str()]));
+        ok(Command::new("mount").arg(dev.path_str()).arg(&path));
+        DockerRoot {
+            _mount: MountGuard(path.clone()),
+            _dev: dev,
+            path,
+            _dir: dir,
+        }
+    }
+
+    /// Fill it past 90 %.
+    pub fn fill(&self) {
+        let f = self.path.join("layers");
+        let st = rustix::fs::statvfs(&self.path).unwrap();
+        let bytes = st.f_bavail * st.f_frsize * 96 / 100;
+        let ok = Command::new("fallocate")
+            .args(["-l", &bytes.to_string()])
+            .arg(&f)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+}
+
+impl Default for DockerRoot {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A group of simulated instances, an agent and a docker root for the
+/// first. Fields drop in order.
+pub struct Fixture {
+    pub root: DockerRoot,
+    pub agent: Agent,
+    pub rig: Rig,
+    pub insts: Vec<SimInstance>,
+    pub tool: Tool,
+    pub dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    /// `size` instances in group "ecs-hosts"; the tool runs as the first.
+    pub fn new(size: usize) -> Fixture {
+        let dir = temp_dir("ecs");
+        let rig = Rig::start();
+        let insts = rig
+            .asg(json!({ "name": "ecs-hosts", "size": size, "tags": { "ecs-cluster": CLUSTER } }));
+        let arn = rig.control(
+            "/_rig/ecs_register",
+            json!({ "cluster": CLUSTER, "instance_id": insts[0].id }),
+        )["arn"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let agent = Agent::start(json!({ "Cluster": CLUSTER, "ContainerInstanceArn": arn }));
+        let tool = Tool::new(BIN, &rig, &insts[0], dir.path());
+        Fixture {
+            root: DockerRoot::new(),
+            agent,
+            rig,
+            insts,
+            tool,
+            dir,
+        }
+    }
+
+    pub fn check_args(&self, extra: &[&str]) -> Vec<String> {
+        let root = self.root.path.to_str().unwrap().to_string();
+        let base = [
+            "check",
+            "--output",
+            "json",
+            "--docker-root",
+            &root,
+            "--introspection-url",
+            &self.agent.url,
+        ];
+        arg_list(&base, extra)
+    }
+
+    pub fn check(&self, extra: &[&str]) -> Value {
+        let out = self.tool.run_owned(&self.check_args(extra));
+        assert!(out.status.success(), "{}", describe(&out));
+        json(&out)
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.tool.run(args)
+    }
+
+    /// The group's health of each instance, as Auto Scaling (moto) says.
+    pub async fn health(&self) -> Vec<(String, String)> {
+        let conf = aws_sdk_autoscaling::Config::builder()
+            .behavior_version(aws_sdk_autoscaling::config::BehaviorVersion::latest())
+            .region(aws_sdk_autoscaling::config::Region::new("us-east-1"))
+            .endpoint_url(&self.rig.moto_endpoint)
+            .credentials_provider(aws_sdk_autoscaling::config::Credentials::new(
+                "rig", "rig", None, None, "rig",
+            ))
+            .build();
+        let asg = aws_sdk_autoscaling::Client::from_conf(conf);
+        let out = asg
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names("ecs-hosts")
+            .send()
+            .await
+            .unwrap();
+        out.auto_scaling_groups()[0]
+            .instances()
+            .iter()
+            .map(|i| {
+                (
+                    i.instance_id().unwrap().to_string(),
+                    i.health_status().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    pub async fn health_of(&self, inst: &SimInstance) -> String {
+        self.health()
+            .await
+            .into_iter()
+            .find(|(i, _)| *i == inst.id)
+            .unwrap()
+            .1
+    }
+
+    /// An ECS client straight to moto.
+    pub fn ecs(&self) -> aws_sdk_ecs::Client {
+        let conf = aws_sdk_ecs::Config::builder()
+            .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
+            .region(aws_sdk_ecs::config::Region::new("us-east-1"))
+            .endpoint_url(&self.rig.moto_endpoint)
+            .credentials_provider(aws_sdk_ecs::config::Credentials::new(
+                "rig", "rig", None, None, "rig",
+            ))
+            .build();
+        aws_sdk_ecs::Client::from_conf(conf)
+    }
+
+    /// Mark `inst` unhealthy straight through moto.
+    pub fn state_file(&self) -> PathBuf {
+        self.dir.path().join("run/ecs-node-guard.json")
+    }
+}
