@@ -1,1 +1,115 @@
-// Filled in with the units.
+use crate::rig::systemd::{verify, UserManager};
+use crate::{Fixture, BIN, CLUSTER};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// A stand-in for the ECS agent's unit: it records the ecs.config it
+/// would read.
+const ECS_STANDIN: &str = "[Unit]
+Description=stand-in for the ECS agent
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'cat \"$ECS_GUARD_ECS_CONFIG\" > %h/seen'
+";
+
+fn units() -> Vec<(&'static str, PathBuf)> {
+    vec![
+        (
+            "ecs-node-guard.service",
+            repo("units/ecs-node-guard.service"),
+        ),
+        ("ecs-node-guard.timer", repo("units/ecs-node-guard.timer")),
+        (
+            "ecs.service.d/mooring-ecs-node-guard.conf",
+            repo("dropins/ecs.service.d/mooring-ecs-node-guard.conf"),
+        ),
+    ]
+}
+
+#[test]
+fn units_verify() {
+    let dir = crate::rig::temp_dir("ecs-unit");
+    let standin = dir.path().join("ecs.service");
+    std::fs::write(&standin, ECS_STANDIN).unwrap();
+    let mut files = units();
+    files.push(("ecs.service", standin));
+    let stderr = verify(
+        &files,
+        &[
+            "ecs.service",
+            "ecs-node-guard.service",
+            "ecs-node-guard.timer",
+        ],
+        &[("ecs-node-guard", Path::new(BIN))],
+    );
+    assert!(stderr.is_empty(), "systemd-analyze verify: {stderr}");
+}
+
+/// Under a real systemd manager: the drop-in configures ecs.config before
+/// the agent's unit starts; the timer runs the check, which records a
+/// healthy host.
+#[tokio::test]
+async fn configure_runs_before_the_agent_and_the_timer_checks() {
+    let f = Fixture::new(1);
+    let manager = UserManager::start_with(&[("ecs-node-guard", Path::new(BIN))]);
+    for (name, path) in units() {
+        manager.install(name, &std::fs::read_to_string(path).unwrap());
+    }
+    manager.install("ecs.service", ECS_STANDIN);
+    let config = f.dir.path().join("ecs.config");
+    std::fs::write(&config, "ECS_LOGLEVEL=info\n").unwrap();
+    let env = format!(
+        "{}Environment=ECS_GUARD_ECS_CONFIG={}\nEnvironment=ECS_GUARD_DOCKER_ROOT={}\nEnvironment=ECS_GUARD_INTROSPECTION_URL={}\n",
+        f.tool.systemd_environment(),
+        config.display(),
+        f.root.path.display(),
+        f.agent.url
+    );
+    manager.install("ecs.service.d/zz-test.conf", &format!("[Service]\n{env}"));
+    manager.install(
+        "ecs-node-guard.service.d/zz-test.conf",
+        &format!("[Service]\n{env}"),
+    );
+    // Sooner than a real boot's two minutes; the other settings stay.
+    manager.install(
+        "ecs-node-guard.timer.d/zz-test.conf",
+        "[Timer]\nOnActiveSec=1s\nRandomizedDelaySec=0\n",
+    );
+    let out = manager.systemctl(&["start", "ecs.service"]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&manager.systemctl(&["status", "ecs.service"]).stdout)
+    );
+    let seen = std::fs::read_to_string(manager.path("seen")).unwrap();
+    assert_eq!(seen, format!("ECS_LOGLEVEL=info\nECS_CLUSTER={CLUSTER}\n"));
+
+    let out = manager.systemctl(&["start", "ecs-node-guard.timer"]);
+    assert!(out.status.success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !f.state_file().exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the timer never ran the check: {}",
+            String::from_utf8_lossy(
+                &manager
+                    .systemctl(&["status", "ecs-node-guard.service"])
+                    .stdout
+            )
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(f.state_file()).unwrap()).unwrap();
+    assert_eq!(state["failures"], 0, "{state}");
+    assert_eq!(
+        manager.property("ecs-node-guard.service", "Result"),
+        "success"
+    );
+}
