@@ -22,6 +22,7 @@ EBS_GROW = os.path.join(TARGET, "release", "ebs-grow")
 ETCD_PREPARE = os.path.join(TARGET, "release", "etcd-member-prepare")
 SMILODON = os.path.join(TARGET, "release", "smilodon-attach")
 PX_CLAIM = os.path.join(TARGET, "release", "px-volume-claim")
+ECS_GUARD = os.path.join(TARGET, "release", "ecs-node-guard")
 
 
 def measure(argv, env):
@@ -195,6 +196,38 @@ def px_rows(rig, reps=3, size=20, max_count=5):
             f"{calls / (reps * size):.1f} | {failed} | <= 6 calls on average; over-created: {over} (must be 0) |"]
 
 
+def ecs_guard_rows(rig):
+    """A healthy check: statvfs of the docker root and one GET of the
+    agent's introspection endpoint (a local stand-in), nothing else."""
+    import http.server
+    import threading
+
+    class Agent(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps({"Cluster": "bench", "ContainerInstanceArn": "arn:aws:ecs:x:1:container-instance/bench/1"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    agent = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Agent)
+    threading.Thread(target=agent.serve_forever, daemon=True).start()
+    base = tempfile.mkdtemp(prefix="mooring-bench-ecs-", dir="/var/tmp")
+    rig.dirs.append(base)
+    inst = rig.instance()
+    env = rig.tool_env(inst, base)
+    argv = [ECS_GUARD, "check", "-q", "--docker-root", base, "--max-disk-percent", "99.9",
+            "--max-inode-percent", "99.9", "--introspection-url",
+            f"http://127.0.0.1:{agent.server_address[1]}/v1/metadata"]
+    rig.calls()
+    runs = [measure(argv, env) for _ in range(50)]
+    agent.shutdown()
+    return [row("ecs-node-guard check, healthy", runs, len(rig.calls()), "0 calls, < 5 ms own time")]
+
+
 def row(name, runs, calls, goal):
     walls = [r[0] * 1000 for r in runs]
     cpus = [r[1] * 1000 for r in runs]
@@ -235,6 +268,7 @@ def main():
     rig.control("/_rig/config", {"attach_delay": 0.0})
     rows += smilodon_rows(rig)
     rows += px_rows(rig)
+    rows += ecs_guard_rows(rig)
 
     size = os.path.getsize(EBS_GROW) / 2**20
     table = "\n".join([
