@@ -1,0 +1,102 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_etcd_member_prepare_global_optspecs
+    string join \n dry-run output= region= timeout= run-dir= v/verbose q/quiet h/help V/version
+end
+
+function __fish_etcd_member_prepare_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_etcd_member_prepare_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_etcd_member_prepare_using_subcommand
+    set -l cmd (__fish_etcd_member_prepare_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_needs_command" -l output -d 'Format of the report printed on stdout' -r -f -a "text\t'Lines for people'
+json\t'One JSON object, for scripts'"
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_needs_command" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_needs_command" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_needs_command" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_needs_command" -l dry-run -d 'Show what would be done; change nothing (no AWS mutation, no mkfs, no mount, no file written)'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_needs_command" -s v -l verbose -d 'More log detail (repeat for more)'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_needs_command" -s q -l quiet -d 'Less log detail (repeat for less)'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_needs_command" -s V -l version -d 'Print version'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_needs_command" -f -a "prepare" -d 'Decide bootstrap / join / restart and write the env file (ExecStartPre= of etcd.service)'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_needs_command" -f -a "promote" -d 'Promote this member from learner to voting member once it has caught up (ExecStartPost= of etcd.service)'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l peers -d 'Where the peers come from' -r -f -a "tag\t'Instances carrying the cluster tag'
+asg\t'The instances of this instance\'s Auto Scaling group; a new cluster starts with the group\'s desired capacity'"
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l cluster-tag -d 'The instance tag that names the cluster' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l cluster -d 'The cluster\'s name [default: this instance\'s value of --cluster-tag, from instance-metadata tags]' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l filter -d 'Extra EC2 filter for peers (repeatable; see the README\'s filter forms)' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l initial-size -d 'How many members a new cluster starts with: bootstrap waits until this many peers are visible [default: 3; with --peers asg, the group\'s desired capacity]' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l data-dir -d 'etcd\'s data directory (as etcd.service sets ETCD_DATA_DIR)' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l env-file -d 'The environment file etcd.service reads' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l peer-scheme -r -f -a "http\t''
+https\t''"
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l client-scheme -r -f -a "http\t''
+https\t''"
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l scheme-tag -d 'Instance tag whose value (http or https) overrides both schemes' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l peer-port -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l client-port -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l cacert -d 'CA certificate (PEM) for the member API over https' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l cert -d 'Client certificate (PEM) for the member API' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l key -d 'Client key (PEM) for the member API' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l learner -d 'Join as a learner and leave promotion to `promote` (serialises joins: etcd allows one learner at a time). Off: join as a voting member directly' -r -f -a "true\t''
+false\t''"
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l output -d 'Format of the report printed on stdout' -r -f -a "text\t'Lines for people'
+json\t'One JSON object, for scripts'"
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l write-data-dir -d 'Also write ETCD_DATA_DIR into the env file'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l dry-run -d 'Show what would be done; change nothing (no AWS mutation, no mkfs, no mount, no file written)'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -s v -l verbose -d 'More log detail (repeat for more)'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -s q -l quiet -d 'Less log detail (repeat for less)'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l peers -d 'Where the peers come from' -r -f -a "tag\t'Instances carrying the cluster tag'
+asg\t'The instances of this instance\'s Auto Scaling group; a new cluster starts with the group\'s desired capacity'"
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l cluster-tag -d 'The instance tag that names the cluster' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l cluster -d 'The cluster\'s name [default: this instance\'s value of --cluster-tag, from instance-metadata tags]' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l filter -d 'Extra EC2 filter for peers (repeatable; see the README\'s filter forms)' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l initial-size -d 'How many members a new cluster starts with: bootstrap waits until this many peers are visible [default: 3; with --peers asg, the group\'s desired capacity]' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l data-dir -d 'etcd\'s data directory (as etcd.service sets ETCD_DATA_DIR)' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l env-file -d 'The environment file etcd.service reads' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l peer-scheme -r -f -a "http\t''
+https\t''"
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l client-scheme -r -f -a "http\t''
+https\t''"
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l scheme-tag -d 'Instance tag whose value (http or https) overrides both schemes' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l peer-port -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l client-port -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l cacert -d 'CA certificate (PEM) for the member API over https' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l cert -d 'Client certificate (PEM) for the member API' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l key -d 'Client key (PEM) for the member API' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l learner -d 'Join as a learner and leave promotion to `promote` (serialises joins: etcd allows one learner at a time). Off: join as a voting member directly' -r -f -a "true\t''
+false\t''"
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l output -d 'Format of the report printed on stdout' -r -f -a "text\t'Lines for people'
+json\t'One JSON object, for scripts'"
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l write-data-dir -d 'Also write ETCD_DATA_DIR into the env file'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l dry-run -d 'Show what would be done; change nothing (no AWS mutation, no mkfs, no mount, no file written)'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -s v -l verbose -d 'More log detail (repeat for more)'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -s q -l quiet -d 'Less log detail (repeat for less)'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand help; and not __fish_seen_subcommand_from prepare promote help" -f -a "prepare" -d 'Decide bootstrap / join / restart and write the env file (ExecStartPre= of etcd.service)'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand help; and not __fish_seen_subcommand_from prepare promote help" -f -a "promote" -d 'Promote this member from learner to voting member once it has caught up (ExecStartPost= of etcd.service)'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand help; and not __fish_seen_subcommand_from prepare promote help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

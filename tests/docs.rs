@@ -1,0 +1,99 @@
+//! Man pages (man/<tool>.1) and shell completions (completions/) are
+//! generated from the tools' clap definitions; this test fails when the
+//! checked-in files drift from the code. `MOORING_UPDATE_DOCS=1 cargo test
+//! --test docs` rewrites them. It also keeps every `--help` within 80
+//! columns.
+
+use clap::{Command, CommandFactory};
+use clap_complete::Shell;
+use std::path::{Path, PathBuf};
+
+fn tools() -> Vec<Command> {
+    vec![
+        mooring::ebs_grow::Cli::command(),
+        mooring::etcd_member::Cli::command(),
+        mooring::smilodon::Cli::command(),
+        mooring::px_claim::Cli::command(),
+        mooring::ecs_guard::Cli::command(),
+    ]
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+/// Every generated file: (path under the repository, contents).
+fn generated() -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for mut cmd in tools() {
+        let name = cmd.get_name().to_string();
+        let mut page = Vec::new();
+        clap_mangen::Man::new(cmd.clone())
+            .render(&mut page)
+            .expect("render man page");
+        out.push((PathBuf::from(format!("man/{name}.1")), page));
+        // Subcommands get pages of their own, as git's do.
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let mut page = Vec::new();
+            // clap names are &'static str; a test may leak a few bytes.
+            let full: &'static str =
+                Box::leak(format!("{name}-{}", sub.get_name()).into_boxed_str());
+            let sub = sub.clone().name(full);
+            clap_mangen::Man::new(sub.clone())
+                .render(&mut page)
+                .expect("render man page");
+            out.push((PathBuf::from(format!("man/{}.1", sub.get_name())), page));
+        }
+        for (shell, file) in [
+            (Shell::Bash, format!("completions/{name}.bash")),
+            (Shell::Zsh, format!("completions/_{name}")),
+            (Shell::Fish, format!("completions/{name}.fish")),
+        ] {
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, name.clone(), &mut buf);
+            out.push((PathBuf::from(file), buf));
+        }
+    }
+    out
+}
+
+#[test]
+fn man_pages_and_completions_match_the_code() {
+    let update = std::env::var_os("MOORING_UPDATE_DOCS").is_some();
+    let mut drifted = Vec::new();
+    for (rel, contents) in generated() {
+        let path = root().join(&rel);
+        if update {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &contents).unwrap();
+        } else if std::fs::read(&path).ok().as_deref() != Some(contents.as_slice()) {
+            drifted.push(rel.display().to_string());
+        }
+    }
+    assert!(
+        drifted.is_empty(),
+        "generated files differ from the code: {} — run `MOORING_UPDATE_DOCS=1 cargo test --test docs` and commit",
+        drifted.join(", ")
+    );
+}
+
+#[test]
+fn help_fits_80_columns() {
+    for mut cmd in tools() {
+        // Building propagates settings (the 80-column limit) to the
+        // subcommands, as running the binary does.
+        cmd.build();
+        let mut all = vec![cmd.clone()];
+        all.extend(cmd.get_subcommands().cloned());
+        for mut c in all {
+            let help = c.render_long_help().to_string();
+            for line in help.lines() {
+                assert!(
+                    line.chars().count() <= 80,
+                    "{}: --help line over 80 columns: {line:?}",
+                    c.get_name()
+                );
+            }
+        }
+    }
+}
