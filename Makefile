@@ -10,7 +10,10 @@ CLEAN_AWS_ENV = env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION
 	-u AWS_PROFILE -u AWS_REGION -u AWS_DEFAULT_REGION -u AWS_ENDPOINT_URL \
 	-u AWS_EC2_METADATA_SERVICE_ENDPOINT -u AWS_CONFIG_FILE -u AWS_SHARED_CREDENTIALS_FILE
 
-.PHONY: all build release deps lint test unit demo bench
+.PHONY: all build release deps lint test unit demo bench package install
+
+PREFIX ?= /usr
+DESTDIR ?=
 
 all: build
 
@@ -43,3 +46,32 @@ demo: deps build
 # Wall time, peak RSS and EC2 calls per run, as a table (bench/RESULTS.md).
 bench: deps release
 	python3 scripts/bench.py bench/RESULTS.md
+
+# The Debian package (needs cargo-deb: `cargo install cargo-deb --locked`).
+package: release
+	cargo deb --no-build
+
+# The package's tree without a package manager (an AMI script's
+# install.sh): make install DESTDIR=/tmp/root PREFIX=/usr
+install: release
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system \
+		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/doc/mooring/iam \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/vendor-completions \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	for b in ebs-grow etcd-member-prepare smilodon-attach px-volume-claim ecs-node-guard; do \
+		install -m 755 $(CARGO_TARGET_DIR)/release/$$b $(DESTDIR)$(PREFIX)/bin/; done
+	install -m 644 units/* $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	for d in etcd.service.d/mooring-etcd-member-prepare.conf zookeeper.service.d/mooring-smilodon-attach.conf \
+		portworx.service.d/mooring-px-volume-claim.conf ecs.service.d/mooring-ecs-node-guard.conf; do \
+		install -D -m 644 dropins/$$d $(DESTDIR)$(PREFIX)/lib/systemd/system/$$d; done
+	install -D -m 644 dropins/etcd.service.d/mooring-smilodon-attach.conf \
+		$(DESTDIR)$(PREFIX)/share/doc/mooring/examples/etcd.service.d/mooring-smilodon-attach.conf
+	install -D -m 644 dropins/zookeeper.service.d/mooring-smilodon-attach-spare.conf.example \
+		$(DESTDIR)$(PREFIX)/share/doc/mooring/examples/zookeeper.service.d/mooring-smilodon-attach-spare.conf.example
+	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 completions/bash/* $(DESTDIR)$(PREFIX)/share/bash-completion/completions/
+	install -m 644 completions/zsh/* $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/
+	install -m 644 completions/fish/* $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/
+	install -m 644 packaging/iam/*.json $(DESTDIR)$(PREFIX)/share/doc/mooring/iam/
+	install -m 644 README.md $(DESTDIR)$(PREFIX)/share/doc/mooring/

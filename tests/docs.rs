@@ -45,9 +45,11 @@ fn generated() -> Vec<(PathBuf, Vec<u8>)> {
             out.push((PathBuf::from(format!("man/{}.1", sub.get_name())), page));
         }
         for (shell, file) in [
-            (Shell::Bash, format!("completions/{name}.bash")),
-            (Shell::Zsh, format!("completions/_{name}")),
-            (Shell::Fish, format!("completions/{name}.fish")),
+            // Named as each shell looks them up, so that packages install
+            // them by directory.
+            (Shell::Bash, format!("completions/bash/{name}")),
+            (Shell::Zsh, format!("completions/zsh/_{name}")),
+            (Shell::Fish, format!("completions/fish/{name}.fish")),
         ] {
             let mut buf = Vec::new();
             clap_complete::generate(shell, &mut cmd, name.clone(), &mut buf);
