@@ -18,4 +18,5 @@ pub mod paths;
 pub mod px_claim;
 pub mod runlock;
 pub mod smilodon;
+pub mod spread;
 pub mod wait;

@@ -58,15 +58,9 @@ pub fn spec(s: &Settings, instance_id: &str, az: &str, size_gib: i32, seq: u32) 
 /// different for any other: instance, mountpoint, sequence number, and the
 /// filesystem generation (its UUID, or the boot ID before there is one).
 pub fn client_token(instance_id: &str, s: &Settings, generation: &str, seq: u32) -> String {
-    let h = fnv1a(format!("{}\0{generation}", s.mountpoint.display()).as_bytes());
+    let h = crate::spread::fnv1a(format!("{}\0{generation}", s.mountpoint.display()).as_bytes());
     // At most 64 ASCII characters, as EC2 requires.
     format!("ebs-grow-{instance_id}-{h:016x}-{seq}")
-}
-
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
-    })
 }
 
 /// This boot's ID, the generation of an `init` that has no filesystem yet.

@@ -23,6 +23,7 @@ use crate::cli::{print_report, CommonArgs, DeviceArgs, Report};
 use crate::envfile::EnvFile;
 use crate::exit::{bad_input, BadInput};
 use crate::runlock::RunLock;
+use crate::spread::{fnv1a, fnv1a_seeded, spread_order};
 use crate::wait::Deadline;
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -192,33 +193,10 @@ async fn load_config(cli: &Cli, session: &Session) -> Result<Config> {
 /// of `cluster`'s `template`, generation `gen`.
 pub fn slot_token(cluster: &str, template: &str, slot: u32, gen: u32) -> String {
     let text = format!("mooring-px:{cluster}:{template}:{slot}:{gen}");
-    let a = fnv1a(text.as_bytes(), 0xcbf2_9ce4_8422_2325);
-    let b = fnv1a(text.as_bytes(), 0x84222325cbf29ce4);
+    // Two independent 64-bit hashes: a collision would merge two slots.
+    let a = fnv1a(text.as_bytes());
+    let b = fnv1a_seeded(text.as_bytes(), 0x8422_2325_cbf2_9ce4);
     format!("mooring-px-{a:016x}{b:016x}")
-}
-
-fn fnv1a(bytes: &[u8], seed: u64) -> u64 {
-    bytes.iter().fold(seed, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-/// Where this run starts among equal candidates (spreads instances that
-/// boot together).
-fn start_index(instance_id: &str, len: usize) -> usize {
-    if len == 0 {
-        0
-    } else {
-        (fnv1a(instance_id.as_bytes(), 0xcbf2_9ce4_8422_2325) % len as u64) as usize
-    }
-}
-
-fn rotate<T: Clone>(items: &[T], start: usize) -> Vec<T> {
-    items[start..]
-        .iter()
-        .chain(&items[..start])
-        .cloned()
-        .collect()
 }
 
 /// The slot numbers still free for `t`. Volumes without a slot tag (made by
@@ -429,7 +407,7 @@ impl Run<'_> {
                 .filter(|v| v.availability_zone == self.az && v.state == "available")
                 .cloned()
                 .collect();
-            if let Some(v) = rotate(&free, start_index(self.me, free.len())).first() {
+            if let Some(v) = spread_order(&free, self.me).first() {
                 if let Some(device) = self.attach(v).await? {
                     out.outcome = "claimed".into();
                     return self.finish(out, v, Some(device)).await;
@@ -490,7 +468,7 @@ impl Run<'_> {
 
     /// 100 to 600 ms, fixed per instance.
     fn pause(&self) -> Duration {
-        let spread = fnv1a(self.me.as_bytes(), 0x9e37_79b9_7f4a_7c15) % 500;
+        let spread = fnv1a_seeded(self.me.as_bytes(), 0x9e37_79b9_7f4a_7c15) % 500;
         Duration::from_millis(100 + spread).min(self.deadline.remaining())
     }
 
@@ -634,7 +612,7 @@ impl Run<'_> {
     /// slot. `None` when that slot turned out to be taken.
     async fn create(&self, t: &Template, vols: &[VolumeInfo]) -> Result<Option<VolumeInfo>> {
         let slots = free_slots(t, vols);
-        let Some(&slot) = rotate(&slots, start_index(self.me, slots.len())).first() else {
+        let Some(&slot) = spread_order(&slots, self.me).first() else {
             return Ok(None);
         };
         let mut spec = self.spec_of(&t.volume_id).await?;

@@ -183,22 +183,7 @@ impl Pair {
 /// at a place that depends on the instance ID, so that instances booting
 /// together spread over the pairs instead of all racing for the first.
 pub fn claim_order<'a>(free: &[&'a Pair], instance_id: &str) -> Vec<&'a Pair> {
-    if free.is_empty() {
-        return Vec::new();
-    }
-    let start = (fnv1a(instance_id.as_bytes()) % free.len() as u64) as usize;
-    free[start..]
-        .iter()
-        .chain(&free[..start])
-        .copied()
-        .collect()
-}
-
-/// FNV-1a: stable across builds and platforms (std's hasher is not).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    crate::spread::spread_order(free, instance_id)
 }
 
 #[cfg(test)]
@@ -313,29 +298,5 @@ mod tests {
             p(Some(("i-me", "detaching")), None).standing("i-me"),
             Standing::Taken
         );
-    }
-
-    #[test]
-    fn claim_order_covers_every_pair_once_from_a_stable_start() {
-        let pairs: Vec<Pair> = (0..5)
-            .map(|n| Pair {
-                node_id: n.to_string(),
-                volume: vol(&format!("vol-{n}"), Some(&n.to_string()), None),
-                eni: eni(&format!("eni-{n}"), Some(&n.to_string()), None),
-            })
-            .collect();
-        let refs: Vec<&Pair> = pairs.iter().collect();
-        let a = claim_order(&refs, "i-0123");
-        let b = claim_order(&refs, "i-0123");
-        let ids = |o: &[&Pair]| o.iter().map(|p| p.node_id.clone()).collect::<Vec<_>>();
-        assert_eq!(ids(&a), ids(&b));
-        let mut sorted = ids(&a);
-        sorted.sort();
-        assert_eq!(sorted, ["0", "1", "2", "3", "4"]);
-        // Different instances start at different places (for these IDs).
-        let starts: std::collections::BTreeSet<String> = (0..20)
-            .map(|i| claim_order(&refs, &format!("i-{i:04x}"))[0].node_id.clone())
-            .collect();
-        assert!(starts.len() > 1, "{starts:?}");
     }
 }
