@@ -1,6 +1,7 @@
 //! Talking to AWS: clients built once per run from aws-config, and errors
 //! that name the call and the resource.
 
+pub mod asg;
 pub mod enis;
 pub mod filter;
 pub mod instance;

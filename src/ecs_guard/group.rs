@@ -9,41 +9,20 @@ use anyhow::{anyhow, Result};
 use aws_sdk_autoscaling::Client as Asg;
 use aws_sdk_ecs::types::ContainerInstanceStatus;
 use aws_sdk_ecs::Client as Ecs;
-use serde::Serialize;
 use std::time::Duration;
 
-/// One instance of a group.
-#[derive(Debug, Clone, Serialize)]
-pub struct Member {
-    pub instance_id: String,
-    /// Healthy, Unhealthy
-    pub health: String,
-    /// InService, Pending, Terminating, ...
-    pub lifecycle: String,
-}
+pub use crate::aws::asg::Member;
 
-impl Member {
-    /// Already on its way out: unhealthy, or leaving the group.
-    pub fn leaving(&self) -> bool {
-        self.health.eq_ignore_ascii_case("Unhealthy")
-            || self.lifecycle.starts_with("Terminat")
-            || self.lifecycle.starts_with("Detach")
-            || self.lifecycle.starts_with("Standby")
-    }
+/// Already on its way out: unhealthy, or leaving the group (terminating,
+/// detaching, standing by).
+pub fn leaving(m: &Member) -> bool {
+    m.unhealthy() || m.departing() || m.lifecycle.starts_with("Standby")
 }
 
 /// The group `instance_id` belongs to.
 pub async fn group_of(asg: &Asg, instance_id: &str) -> Result<String> {
-    let out = asg
-        .describe_auto_scaling_instances()
-        .instance_ids(instance_id)
-        .send()
-        .await
-        .map_err(|e| AwsError::new("DescribeAutoScalingInstances", instance_id, e))?;
-    out.auto_scaling_instances()
-        .first()
-        .and_then(|i| i.auto_scaling_group_name())
-        .map(str::to_string)
+    crate::aws::asg::group_of(asg, instance_id)
+        .await?
         .ok_or_else(|| {
             crate::exit::bad_input(format!(
                 "{instance_id} is not in an Auto Scaling group: nothing would replace it"
@@ -53,27 +32,7 @@ pub async fn group_of(asg: &Asg, instance_id: &str) -> Result<String> {
 
 /// The members of group `name`.
 pub async fn members(asg: &Asg, name: &str) -> Result<Vec<Member>> {
-    let out = asg
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(name)
-        .send()
-        .await
-        .map_err(|e| AwsError::new("DescribeAutoScalingGroups", name, e))?;
-    let g = out
-        .auto_scaling_groups()
-        .first()
-        .ok_or_else(|| crate::exit::bad_input(format!("no Auto Scaling group {name}")))?;
-    Ok(g.instances()
-        .iter()
-        .map(|i| Member {
-            instance_id: i.instance_id().unwrap_or_default().to_string(),
-            health: i.health_status().unwrap_or_default().to_string(),
-            lifecycle: i
-                .lifecycle_state()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
-        })
-        .collect())
+    Ok(crate::aws::asg::describe_group(asg, name).await?.members)
 }
 
 /// The circuit breaker: acting on `adding` more instances is allowed only
@@ -82,7 +41,7 @@ pub async fn members(asg: &Asg, name: &str) -> Result<Vec<Member>> {
 /// check at once; this keeps the fleet.
 pub fn breaker_allows(members: &[Member], adding: usize, max_share: f64) -> Result<(), String> {
     let total = members.len().max(1);
-    let leaving = members.iter().filter(|m| m.leaving()).count();
+    let leaving = members.iter().filter(|m| leaving(m)).count();
     let share = (leaving + adding) as f64 / total as f64;
     if share > max_share {
         Err(format!(

@@ -556,7 +556,7 @@ pub async fn sweep(common: &CommonArgs, o: &SweepOptions) -> Result<SweepReport>
     let registered = group::container_instances(&ecs, &o.cluster).await?;
     let in_service: Vec<&group::Member> = members
         .iter()
-        .filter(|m| m.lifecycle == "InService" && !m.leaving())
+        .filter(|m| m.lifecycle == "InService" && !group::leaving(m))
         .collect();
     // Launch times of the group's instances and the container instances'
     // EC2 instances, in one DescribeInstances (a filter: IDs that no

@@ -124,45 +124,21 @@ pub struct Group {
 pub async fn my_group(session: &Session) -> Result<Group> {
     let asg = aws_sdk_autoscaling::Client::new(&session.aws.sdk_config);
     let me = session.instance_id();
-    let out = asg
-        .describe_auto_scaling_instances()
-        .instance_ids(me)
-        .send()
-        .await
-        .map_err(|e| AwsError::new("DescribeAutoScalingInstances", me, e))?;
-    let name = out
-        .auto_scaling_instances()
-        .first()
-        .and_then(|i| i.auto_scaling_group_name())
-        .ok_or_else(|| {
-            crate::exit::bad_input(format!(
-                "{me} is not in an Auto Scaling group; use --peers tag"
-            ))
-        })?
-        .to_string();
-    let out = asg
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(&name)
-        .send()
-        .await
-        .map_err(|e| AwsError::new("DescribeAutoScalingGroups", name.clone(), e))?;
-    let g = out
-        .auto_scaling_groups()
-        .first()
-        .ok_or_else(|| anyhow::anyhow!("Auto Scaling group {name} disappeared"))?;
-    let instance_ids = g
-        .instances()
-        .iter()
-        .filter(|i| {
-            let state = i.lifecycle_state().map(|s| s.as_str()).unwrap_or("");
-            !state.starts_with("Terminat") && !state.starts_with("Detach")
-        })
-        .filter_map(|i| i.instance_id().map(str::to_string))
-        .collect();
+    let name = crate::aws::asg::group_of(&asg, me).await?.ok_or_else(|| {
+        crate::exit::bad_input(format!(
+            "{me} is not in an Auto Scaling group; use --peers tag"
+        ))
+    })?;
+    let g = crate::aws::asg::describe_group(&asg, &name).await?;
     Ok(Group {
-        desired: usize::try_from(g.desired_capacity().unwrap_or(0)).unwrap_or(0),
+        instance_ids: g
+            .members
+            .iter()
+            .filter(|m| !m.departing())
+            .map(|m| m.instance_id.clone())
+            .collect(),
+        desired: g.desired,
         name,
-        instance_ids,
     })
 }
 
