@@ -423,6 +423,30 @@ pub async fn ensure_delete_on_termination(
     Ok(true)
 }
 
+/// A claimed volume belongs to its cluster or node, not to the instance:
+/// when DescribeVolumes reported its attachment to `instance_id` with
+/// DeleteOnTermination on (set by hand, or by a launch template), turn it
+/// off. No call when it is off. Returns whether it changed.
+pub async fn keep_after_termination(
+    ec2: &Client,
+    instance_id: &str,
+    volume: &VolumeInfo,
+) -> Result<bool> {
+    let Some(att) = volume
+        .attachment
+        .as_ref()
+        .filter(|a| a.instance_id == instance_id && a.delete_on_termination == Some(true))
+    else {
+        return Ok(false);
+    };
+    log::warn!(
+        "{} had DeleteOnTermination on; turning it off (its data must outlive {instance_id})",
+        volume.volume_id
+    );
+    set_delete_on_termination(ec2, instance_id, &att.device, &volume.volume_id, false).await?;
+    Ok(true)
+}
+
 /// Set DeleteOnTermination of `volume_id` (attached at `device`) and verify
 /// it by describing the instance again.
 pub async fn set_delete_on_termination(

@@ -513,18 +513,8 @@ impl Run<'_> {
         attach_device: Option<String>,
     ) -> Result<Claimed> {
         out.volume_id = Some(v.volume_id.clone());
-        // The volume belongs to the cluster, not the instance: it must
-        // survive the instance. API attaches leave DeleteOnTermination off;
-        // one found on (set by hand) is turned off.
-        if let Some(a) = v
-            .attachment
-            .as_ref()
-            .filter(|a| a.delete_on_termination == Some(true))
-        {
-            log::warn!("{} had DeleteOnTermination on; turning it off", v.volume_id);
-            volumes::set_delete_on_termination(self.ec2(), self.me, &a.device, &v.volume_id, false)
-                .await?;
-        }
+        // The volume belongs to the cluster and must outlive the instance.
+        volumes::keep_after_termination(self.ec2(), self.me, v).await?;
         let dev = self
             .resolver
             .wait(

@@ -498,21 +498,7 @@ async fn keep_delete_on_termination_off(
         }
         return Ok(());
     }
-    if vol_on {
-        log::warn!(
-            "{} had DeleteOnTermination on; turning it off (it holds node {}'s data)",
-            pair.volume.volume_id,
-            pair.node_id
-        );
-        volumes::set_delete_on_termination(
-            ec2,
-            me,
-            &holding.attach_device,
-            &pair.volume.volume_id,
-            false,
-        )
-        .await?;
-    }
+    volumes::keep_after_termination(ec2, me, &pair.volume).await?;
     if eni_on {
         log::warn!(
             "{} had DeleteOnTermination on; turning it off (it carries node {}'s address)",

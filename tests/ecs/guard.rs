@@ -34,7 +34,7 @@ async fn a_full_docker_root_gets_the_host_replaced_after_n_checks() {
         calls.contains(&"SetInstanceHealth".to_string()),
         "{calls:?}"
     );
-    let ecs = f.ecs();
+    let ecs = f.rig.ecs();
     let arns = ecs
         .list_container_instances()
         .cluster(CLUSTER)
@@ -98,15 +98,7 @@ async fn an_agent_that_never_registers_is_replaced_a_late_one_is_not() {
 #[tokio::test]
 async fn the_circuit_breaker_holds_with_half_the_group_unhealthy() {
     let f = Fixture::new(4);
-    let conf = aws_sdk_autoscaling::Config::builder()
-        .behavior_version(aws_sdk_autoscaling::config::BehaviorVersion::latest())
-        .region(aws_sdk_autoscaling::config::Region::new("us-east-1"))
-        .endpoint_url(&f.rig.moto_endpoint)
-        .credentials_provider(aws_sdk_autoscaling::config::Credentials::new(
-            "rig", "rig", None, None, "rig",
-        ))
-        .build();
-    let asg = aws_sdk_autoscaling::Client::from_conf(conf);
+    let asg = f.rig.autoscaling();
     for i in &f.insts[2..] {
         asg.set_instance_health()
             .instance_id(&i.id)
@@ -273,6 +265,7 @@ async fn sweep_finds_the_unregistered_and_the_orphaned() {
     assert_eq!(f.health_of(&f.insts[2]).await, "Unhealthy");
     assert_eq!(f.health_of(&f.insts[0]).await, "Healthy");
     let left = f
+        .rig
         .ecs()
         .list_container_instances()
         .cluster(CLUSTER)

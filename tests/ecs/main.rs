@@ -176,15 +176,7 @@ impl Fixture {
 
     /// The group's health of each instance, as Auto Scaling (moto) says.
     pub async fn health(&self) -> Vec<(String, String)> {
-        let conf = aws_sdk_autoscaling::Config::builder()
-            .behavior_version(aws_sdk_autoscaling::config::BehaviorVersion::latest())
-            .region(aws_sdk_autoscaling::config::Region::new("us-east-1"))
-            .endpoint_url(&self.rig.moto_endpoint)
-            .credentials_provider(aws_sdk_autoscaling::config::Credentials::new(
-                "rig", "rig", None, None, "rig",
-            ))
-            .build();
-        let asg = aws_sdk_autoscaling::Client::from_conf(conf);
+        let asg = self.rig.autoscaling();
         let out = asg
             .describe_auto_scaling_groups()
             .auto_scaling_group_names("ecs-hosts")
@@ -212,20 +204,7 @@ impl Fixture {
             .1
     }
 
-    /// An ECS client straight to moto.
-    pub fn ecs(&self) -> aws_sdk_ecs::Client {
-        let conf = aws_sdk_ecs::Config::builder()
-            .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
-            .region(aws_sdk_ecs::config::Region::new("us-east-1"))
-            .endpoint_url(&self.rig.moto_endpoint)
-            .credentials_provider(aws_sdk_ecs::config::Credentials::new(
-                "rig", "rig", None, None, "rig",
-            ))
-            .build();
-        aws_sdk_ecs::Client::from_conf(conf)
-    }
-
-    /// Mark `inst` unhealthy straight through moto.
+    /// The check's state between runs.
     pub fn state_file(&self) -> PathBuf {
         self.dir.path().join("run/ecs-node-guard.json")
     }

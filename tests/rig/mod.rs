@@ -201,17 +201,33 @@ impl Rig {
         ]
     }
 
-    /// An EC2 client straight to moto, for setting up and checking state.
-    pub async fn ec2(&self) -> aws_sdk_ec2::Client {
-        let conf = aws_sdk_ec2::Config::builder()
-            .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
-            .region(aws_sdk_ec2::config::Region::new("us-east-1"))
+    /// The SDK configuration of a client straight to moto (not through the
+    /// proxy: not counted, never faulted), for setting up and checking state.
+    pub fn moto_config(&self) -> aws_config::SdkConfig {
+        let creds = aws_credential_types::Credentials::new("rig", "rig", None, None, "rig");
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
             .endpoint_url(&self.moto_endpoint)
-            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-                "rig", "rig", None, None, "rig",
-            ))
-            .build();
-        aws_sdk_ec2::Client::from_conf(conf)
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(creds),
+            )
+            .build()
+    }
+
+    /// An EC2 client straight to moto.
+    pub async fn ec2(&self) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::new(&self.moto_config())
+    }
+
+    /// An Auto Scaling client straight to moto.
+    pub fn autoscaling(&self) -> aws_sdk_autoscaling::Client {
+        aws_sdk_autoscaling::Client::new(&self.moto_config())
+    }
+
+    /// An ECS client straight to moto.
+    pub fn ecs(&self) -> aws_sdk_ecs::Client {
+        aws_sdk_ecs::Client::new(&self.moto_config())
     }
 
     /// Replace the fault rules. A rule: {"match": "AttachVolume" (optional),
