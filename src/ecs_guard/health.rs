@@ -96,7 +96,7 @@ pub fn agent_metadata(url: &str, timeout: Duration) -> Result<AgentMetadata> {
 
 /// What the guard remembers between checks (under the run directory: a
 /// reboot starts afresh, as a new boot deserves a new grace period).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
     /// When the first check of this boot ran (Unix seconds).
     pub first_check: u64,
@@ -108,14 +108,20 @@ pub struct State {
 }
 
 impl State {
-    pub fn load(path: &Path, now: u64) -> State {
+    /// The state the last check left; `None` on the first check of a boot
+    /// (or an unreadable file, which starts afresh as well).
+    pub fn load(path: &Path) -> Option<State> {
         std::fs::read(path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or(State {
-                first_check: now,
-                ..State::default()
-            })
+    }
+
+    /// The state of a first check at `now`.
+    pub fn fresh(now: u64) -> State {
+        State {
+            first_check: now,
+            ..State::default()
+        }
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {

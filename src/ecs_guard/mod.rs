@@ -357,7 +357,8 @@ pub async fn check(common: &CommonArgs, o: &CheckOptions) -> Result<CheckReport>
     let _lock = RunLock::acquire(&common.run_dir.join("ecs-node-guard.lock"), &deadline).await?;
     let state_path = health::state_path(&common.run_dir);
     let now = now_secs();
-    let mut state = health::State::load(&state_path, now);
+    let loaded = health::State::load(&state_path);
+    let mut state = loaded.clone().unwrap_or_else(|| health::State::fresh(now));
     let mut problems = Vec::new();
     let disk = match health::disk_use(&o.docker_root) {
         Ok(d) => {
@@ -421,7 +422,9 @@ pub async fn check(common: &CommonArgs, o: &CheckOptions) -> Result<CheckReport>
         }
         state.failures = 0;
         state.last_failure = None;
-        if !common.dry_run {
+        // A steady healthy host writes nothing either: the file changes only
+        // on the first check of a boot and after failures.
+        if !common.dry_run && loaded.as_ref() != Some(&state) {
             state.save(&state_path)?;
         }
         return Ok(report);
