@@ -151,7 +151,9 @@ pub async fn run(cli: Cli) -> Result<()> {
 }
 
 /// The configuration from flags, the file, or user-data (in that order).
-async fn load_config(cli: &Cli, session: &Session) -> Result<Config> {
+/// The configuration given by flags or a file, checked before any network
+/// call; `None` when it is to come from user-data.
+fn local_config(cli: &Cli) -> Result<Option<Config>> {
     if let Some(id) = &cli.cluster_id {
         if cli.templates.is_empty() {
             return Err(bad_input("--cluster-id needs at least one --template"));
@@ -161,17 +163,27 @@ async fn load_config(cli: &Cli, session: &Session) -> Result<Config> {
             .iter()
             .map(|t| config::parse_template_flag(t))
             .collect::<Result<Vec<_>, BadInput>>()?;
-        return Ok(Config {
-            cluster_id: id.clone(),
-            templates,
-        }
-        .validate("flags")?);
+        return Ok(Some(
+            Config {
+                cluster_id: id.clone(),
+                templates,
+            }
+            .validate("flags")?,
+        ));
     }
     if let Some(path) = &cli.config {
         let text = std::fs::read_to_string(path)
             .map_err(|e| BadInput(format!("cannot read {}: {e}", path.display())))?;
-        return Ok(config::parse_json(&text, &path.display().to_string())?);
+        return Ok(Some(config::parse_json(
+            &text,
+            &path.display().to_string(),
+        )?));
     }
+    Ok(None)
+}
+
+/// The configuration in the instance's user-data.
+async fn user_data_config(session: &Session) -> Result<Config> {
     let user_data = crate::imds::user_data(&session.aws.imds, None)
         .await?
         .ok_or_else(|| {
@@ -231,6 +243,8 @@ struct Run<'a> {
 
 pub async fn claim(cli: &Cli) -> Result<ClaimReport> {
     let common = &cli.common;
+    // Bad flags or a bad file fail before any network call.
+    let local = local_config(cli)?;
     let deadline = Deadline::after(common.timeout());
     let started = SystemTime::now();
     let opts = AwsOptions {
@@ -240,7 +254,10 @@ pub async fn claim(cli: &Cli) -> Result<ClaimReport> {
     let session = deadline
         .run("instance metadata and AWS clients", Session::start(&opts))
         .await?;
-    let config = load_config(cli, &session).await?;
+    let config = match local {
+        Some(c) => c,
+        None => user_data_config(&session).await?,
+    };
     let me = session.instance_id().to_string();
     let az = session.identity.availability_zone.clone();
     let _lock = RunLock::acquire(&common.run_dir.join("px-volume-claim.lock"), &deadline).await?;

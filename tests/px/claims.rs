@@ -224,7 +224,10 @@ async fn bad_config_is_a_one_line_error() {
         ),
         (vec![], "storage.ebs[1].max-count is missing"),
     ] {
+        f.rig.calls(true);
         let out = node.run(&args);
+        // Flags are checked before any AWS call; user-data needs none.
+        assert!(f.rig.calls(true).0.is_empty(), "{args:?} called AWS");
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", describe(&out));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
