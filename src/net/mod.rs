@@ -101,10 +101,11 @@ mod tests {
     }
 
     #[test]
-    fn loopback_has_no_mac_of_its_own_but_is_listed() {
-        // lo has a link-layer address of zeros: listed, never matched by
-        // an ENI's MAC.
+    fn loopback_is_listed_with_a_zero_mac_that_no_eni_has() {
         let all = interfaces().unwrap();
-        assert!(all.iter().any(|i| i.name == "lo"), "{all:?}");
+        let lo = all.iter().find(|i| i.name == "lo").expect("lo is listed");
+        assert_eq!(lo.mac, "00:00:00:00:00:00");
+        assert!(lo.ipv4.contains(&Ipv4Addr::LOCALHOST), "{lo:?}");
+        assert_eq!(by_mac("02:00:00:00:00:01").unwrap(), None);
     }
 }
