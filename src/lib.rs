@@ -13,6 +13,7 @@ pub mod exit;
 pub mod fsutil;
 pub mod imds;
 pub mod logging;
+pub mod multicall;
 pub mod net;
 pub mod paths;
 pub mod px_claim;

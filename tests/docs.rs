@@ -99,3 +99,49 @@ fn help_fits_80_columns() {
         }
     }
 }
+
+/// The packages install one program, `mooring`, under the tools' names:
+/// run by a tool's name (a link) or as `mooring <tool>`, it answers
+/// exactly as that tool's own program — help, version, a bad flag's error
+/// and exit code.
+#[test]
+fn mooring_answers_as_each_tool_by_either_name() {
+    let mooring = env!("CARGO_BIN_EXE_mooring");
+    let links = tempfile::tempdir().unwrap();
+    for (tool, own) in [
+        ("ebs-grow", env!("CARGO_BIN_EXE_ebs-grow")),
+        (
+            "etcd-member-prepare",
+            env!("CARGO_BIN_EXE_etcd-member-prepare"),
+        ),
+        ("smilodon-attach", env!("CARGO_BIN_EXE_smilodon-attach")),
+        ("px-volume-claim", env!("CARGO_BIN_EXE_px-volume-claim")),
+        ("ecs-node-guard", env!("CARGO_BIN_EXE_ecs-node-guard")),
+    ] {
+        let link = links.path().join(tool);
+        std::os::unix::fs::symlink(mooring, &link).unwrap();
+        for args in [&["--help"][..], &["--version"], &["--no-such-flag"]] {
+            let run = |program: &Path, lead: &[&str]| {
+                let out = std::process::Command::new(program)
+                    .args(lead)
+                    .args(args)
+                    .output()
+                    .unwrap();
+                (out.status.code(), out.stdout, out.stderr)
+            };
+            let reference = run(Path::new(own), &[]);
+            assert_eq!(run(&link, &[]), reference, "{tool} {args:?} by its name");
+            assert_eq!(
+                run(Path::new(mooring), &[tool]),
+                reference,
+                "mooring {tool} {args:?}"
+            );
+        }
+    }
+    let unknown = std::process::Command::new(mooring)
+        .arg("ebs-shrink")
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown tool 'ebs-shrink'"));
+}

@@ -1,9 +1,6 @@
-//! ebs-grow: see `mooring::ebs_grow` and the README.
-
-use clap::Parser;
-use mooring::ebs_grow::{run, Cli};
+//! ebs-grow: see `mooring::ebs_grow` and the README. Packages ship one program,
+//! `mooring`, under this name too (src/multicall.rs).
 
 fn main() {
-    let cli = Cli::parse();
-    mooring::cli::main(cli.common.verbose, cli.common.quiet, run(cli))
+    mooring::ebs_grow::main(std::env::args_os().collect())
 }

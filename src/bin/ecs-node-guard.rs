@@ -1,9 +1,6 @@
-//! ecs-node-guard: see `mooring::ecs_guard` and the README.
-
-use clap::Parser;
-use mooring::ecs_guard::{run, Cli};
+//! ecs-node-guard: see `mooring::ecs_guard` and the README. Packages ship one program,
+//! `mooring`, under this name too (src/multicall.rs).
 
 fn main() {
-    let cli = Cli::parse();
-    mooring::cli::main(cli.common.verbose, cli.common.quiet, run(cli))
+    mooring::ecs_guard::main(std::env::args_os().collect())
 }

@@ -1,9 +1,6 @@
-//! etcd-member-prepare: see `mooring::etcd_member` and the README.
-
-use clap::Parser;
-use mooring::etcd_member::{run, Cli};
+//! etcd-member-prepare: see `mooring::etcd_member` and the README. Packages ship one program,
+//! `mooring`, under this name too (src/multicall.rs).
 
 fn main() {
-    let cli = Cli::parse();
-    mooring::cli::main(cli.common.verbose, cli.common.quiet, run(cli))
+    mooring::etcd_member::main(std::env::args_os().collect())
 }

@@ -1,9 +1,6 @@
-//! px-volume-claim: see `mooring::px_claim` and the README.
-
-use clap::Parser;
-use mooring::px_claim::{run, Cli};
+//! px-volume-claim: see `mooring::px_claim` and the README. Packages ship one program,
+//! `mooring`, under this name too (src/multicall.rs).
 
 fn main() {
-    let cli = Cli::parse();
-    mooring::cli::main(cli.common.verbose, cli.common.quiet, run(cli))
+    mooring::px_claim::main(std::env::args_os().collect())
 }

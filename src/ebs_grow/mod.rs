@@ -116,6 +116,13 @@ impl Run {
     }
 }
 
+/// The program's main: `args` as the process got them, its name first
+/// (`ebs-grow` whether run by that name or as `mooring ebs-grow`).
+pub fn main(args: Vec<std::ffi::OsString>) -> ! {
+    let cli = Cli::parse_from(args);
+    crate::cli::main(cli.common.verbose, cli.common.quiet, run(cli))
+}
+
 /// Run one command and print its report.
 pub async fn run(cli: Cli) -> Result<()> {
     let format = cli.common.output;

@@ -156,6 +156,12 @@ fn session_options(common: &CommonArgs) -> AwsOptions {
     }
 }
 
+/// The program's main: `args` as the process got them, its name first
+/// (`ecs-node-guard` whether run by that name or as `mooring ecs-node-guard`).
+pub fn main(args: Vec<std::ffi::OsString>) -> ! {
+    let cli = Cli::parse_from(args);
+    crate::cli::main(cli.common.verbose, cli.common.quiet, run(cli))
+}
 pub async fn run(cli: Cli) -> Result<()> {
     let format = cli.common.output;
     match &cli.command {

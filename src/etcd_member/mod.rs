@@ -214,6 +214,12 @@ impl Report for PromoteReport {
     }
 }
 
+/// The program's main: `args` as the process got them, its name first
+/// (`etcd-member-prepare` whether run by that name or as `mooring etcd-member-prepare`).
+pub fn main(args: Vec<std::ffi::OsString>) -> ! {
+    let cli = Cli::parse_from(args);
+    crate::cli::main(cli.common.verbose, cli.common.quiet, run(cli))
+}
 pub async fn run(cli: Cli) -> Result<()> {
     let format = cli.common.output;
     match cli.command {

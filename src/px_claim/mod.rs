@@ -144,6 +144,12 @@ impl Report for ClaimReport {
     }
 }
 
+/// The program's main: `args` as the process got them, its name first
+/// (`px-volume-claim` whether run by that name or as `mooring px-volume-claim`).
+pub fn main(args: Vec<std::ffi::OsString>) -> ! {
+    let cli = Cli::parse_from(args);
+    crate::cli::main(cli.common.verbose, cli.common.quiet, run(cli))
+}
 pub async fn run(cli: Cli) -> Result<()> {
     let report = claim(&cli).await?;
     print_report(&report, cli.common.output);

@@ -226,6 +226,23 @@ fn validate(cli: &Cli) -> Result<Vec<FilterSpec>> {
     Ok(filter::parse_all(&cli.filters)?)
 }
 
+/// The program's main: `args` as the process got them, its name first.
+pub fn main(args: Vec<std::ffi::OsString>) -> ! {
+    let exec_condition = args.iter().skip(1).any(|a| a == "--exec-condition");
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        // As ExecCondition=, exit 2 would mean "skip the service": a typo
+        // in the flags must fail the unit instead.
+        Err(e) if exec_condition && e.use_stderr() => {
+            let _ = e.print();
+            std::process::exit(exit_status(Code::BadInput, true))
+        }
+        Err(e) => e.exit(),
+    };
+    let code = crate::cli::execute(cli.common.verbose, cli.common.quiet, run(cli));
+    std::process::exit(exit_status(code, exec_condition))
+}
+
 pub async fn run(cli: Cli) -> Result<Code> {
     let report = attach(&cli).await?;
     print_report(&report, cli.common.output);

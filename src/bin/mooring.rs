@@ -1,0 +1,6 @@
+//! mooring: the five tools in one program (what the packages install).
+//! Run by a tool's name (a link) or as `mooring <tool> [ARGS]`.
+
+fn main() {
+    mooring::multicall::main(std::env::args_os().collect())
+}
