@@ -96,3 +96,38 @@ async fn timer_fires_and_the_check_grows_the_filesystem() {
     assert_eq!(f.ours().await.len(), 2);
     drop(manager);
 }
+
+/// A service that needs the filesystem (Requires= and After= on
+/// ebs-grow-init@) does not start when init cannot succeed (a filesystem
+/// ebs-grow does not know: exit 2), and init — the unit's main process —
+/// is not retried even with Restart=on-failure: RestartPreventExitStatus=.
+#[test]
+fn a_service_needing_the_filesystem_does_not_start_when_init_fails() {
+    let f = Fixture::new(json!({}), small_config(json!({})));
+    let manager = UserManager::start_with(&[("ebs-grow", Path::new(BIN))]);
+    let name = "ebs-grow-init@.service";
+    manager.install(name, &std::fs::read_to_string(unit(name)).unwrap());
+    manager.install(
+        "ebs-grow-init@.service.d/test.conf",
+        &format!(
+            "[Service]\n{}Environment=\"EBS_GROW_ARGS=--fs zfs\"\nRestart=on-failure\nRestartSec=100ms\n",
+            f.tool.systemd_environment()
+        ),
+    );
+    manager.install(
+        "user-of-scratch.service",
+        "[Unit]\nRequires=ebs-grow-init@scratch.service\nAfter=ebs-grow-init@scratch.service\n\
+         [Service]\nType=oneshot\nExecStart=/bin/sh -c 'touch %h/started'\n",
+    );
+    let out = manager.systemctl(&["start", "user-of-scratch.service"]);
+    assert!(!out.status.success(), "the service started");
+    assert!(!manager.path("started").exists(), "the service ran");
+    assert_eq!(
+        manager.property("ebs-grow-init@scratch.service", "ActiveState"),
+        "failed"
+    );
+    assert_eq!(
+        manager.property("ebs-grow-init@scratch.service", "NRestarts"),
+        "0"
+    );
+}

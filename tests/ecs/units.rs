@@ -113,3 +113,27 @@ async fn configure_runs_before_the_agent_and_the_timer_checks() {
         "success"
     );
 }
+
+/// A configure that cannot succeed (a flag the tool does not have: exit 2)
+/// keeps the agent from starting.
+#[test]
+fn the_agent_does_not_start_when_configure_fails() {
+    let f = Fixture::new(1);
+    let manager = UserManager::start_with(&[("ecs-node-guard", Path::new(BIN))]);
+    for (name, path) in units() {
+        manager.install(name, &std::fs::read_to_string(path).unwrap());
+    }
+    manager.install("ecs.service", ECS_STANDIN);
+    let config = f.dir.path().join("ecs.config");
+    manager.install(
+        "ecs.service.d/zz-test.conf",
+        &format!(
+            "[Service]\n{}Environment=ECS_GUARD_ECS_CONFIG={}\nEnvironment=\"ECS_NODE_GUARD_CONFIGURE_ARGS=--no-such-flag\"\n",
+            f.tool.systemd_environment(),
+            config.display()
+        ),
+    );
+    manager.assert_start_fails("ecs.service");
+    assert!(!manager.path("seen").exists(), "the agent ran");
+    assert!(!config.exists(), "configure wrote {}", config.display());
+}

@@ -70,3 +70,27 @@ async fn the_service_starts_with_its_claimed_device() {
         .to_string();
     assert_eq!(started.trim(), format!("false -s {loop_dev}"));
 }
+
+/// A claim that cannot succeed (a template that is not a volume ID: bad
+/// input, exit 2) keeps the service from starting.
+#[test]
+fn the_service_does_not_start_on_bad_configuration() {
+    let f = Fixture::new();
+    let node = f.node(json!({ "az": AZ }));
+    let manager = UserManager::start_with(&[("px-volume-claim", Path::new(BIN))]);
+    manager.install("portworx.service", STANDIN);
+    manager.install(
+        "portworx.service.d/mooring-px-volume-claim.conf",
+        &std::fs::read_to_string(dropin()).unwrap(),
+    );
+    manager.install(
+        "portworx.service.d/zz-test.conf",
+        &format!(
+            "[Service]\n{}Environment=\"PX_VOLUME_CLAIM_ARGS=--cluster-id c --template snap-123:3\"\n",
+            node.tool.systemd_environment()
+        ),
+    );
+    manager.assert_start_fails("portworx.service");
+    assert!(!manager.path("started").exists(), "the service ran");
+    assert_eq!(manager.property("portworx.service", "ExecMainPID"), "0");
+}

@@ -124,6 +124,21 @@ impl UserManager {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// Start `unit`, whose Mooring pre-command is set up to fail: the start
+    /// must fail and the unit end `failed` (the callers check that the
+    /// service itself never ran).
+    pub fn assert_start_fails(&self, unit: &str) {
+        let out = self.systemctl(&["start", unit]);
+        let status =
+            String::from_utf8_lossy(&self.systemctl(&["status", unit]).stdout).into_owned();
+        assert!(!out.status.success(), "{unit} started: {status}");
+        assert_eq!(
+            self.property(unit, "ActiveState"),
+            "failed",
+            "{unit} is not failed: {status}"
+        );
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.join(rel)
     }
@@ -194,15 +209,27 @@ pub fn verify(
         std::fs::copy(source, &dest).unwrap();
     }
     let overlay = overlay_script(dir.path(), binaries);
+    run_verify(&format!("{}:", units.display()), &units, names, &overlay)
+}
+
+/// `systemd-analyze verify` of units as installed on this machine: the
+/// unit path is `dirs` (stand-ins for services the machine lacks first,
+/// then e.g. /usr/lib/systemd/system), nothing else. Returns stderr.
+pub fn verify_installed(dirs: &[&Path], names: &[&str]) -> String {
+    let path: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    run_verify(&path.join(":"), dirs[0], names, "")
+}
+
+fn run_verify(unit_path: &str, cwd: &Path, names: &[&str], overlay: &str) -> String {
     let out = Command::new("unshare")
         .args(["--mount", "--propagation", "private", "sh", "-c"])
         .arg(format!(
             "{overlay}cd {} && exec systemd-analyze verify \"$@\"",
-            units.display()
+            cwd.display()
         ))
         .arg("verify")
         .args(names)
-        .env("SYSTEMD_UNIT_PATH", format!("{}:", units.display()))
+        .env("SYSTEMD_UNIT_PATH", unit_path)
         .output()
         .expect("cannot run systemd-analyze");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
