@@ -6,6 +6,7 @@ mod rig;
 
 mod faults;
 mod growth;
+mod iam;
 mod units;
 
 use rig::loopdev::MountGuard;

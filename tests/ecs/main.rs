@@ -7,6 +7,7 @@
 mod rig;
 
 mod guard;
+mod iam;
 mod units;
 
 use rig::loopdev::{LoopDevice, MountGuard};

@@ -5,6 +5,7 @@
 #[path = "../rig/mod.rs"]
 mod rig;
 
+mod iam;
 mod membership;
 mod units;
 

@@ -5,6 +5,7 @@
 mod rig;
 
 mod claims;
+mod iam;
 mod units;
 
 use rig::tool::{arg_list, describe, json, Tool};

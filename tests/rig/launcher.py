@@ -18,8 +18,10 @@ reason.
 
 import ctypes
 import datetime
+import fnmatch
 import http.client
 import http.server
+import io
 import json
 import os
 import secrets
@@ -33,12 +35,14 @@ import traceback
 import urllib.parse
 
 import boto3
+from moto import settings
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.elastic_block_store import EBSBackend, Volume, VolumeAttachment
 from moto.ec2.models.elastic_network_interfaces import NetworkInterfaceBackend
 from moto.ec2.responses.elastic_block_store import ElasticBlockStore
 from moto.ec2.responses.elastic_network_interfaces import ElasticNetworkInterfaces
+from moto.iam.access_control import IAMRequestBase
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -650,14 +654,19 @@ class SimImds:
             return simple[rel]
         if rel == f"iam/security-credentials/{ROLE}":
             expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=6)
+            creds = IAM_SESSION or {
+                "AccessKeyId": "AKIAMOORINGTEST00001",
+                "SecretAccessKey": "mooring-test-secret",
+                "SessionToken": "mooring-test-session-token",
+            }
             return json.dumps(
                 {
                     "Code": "Success",
                     "LastUpdated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                     "Type": "AWS-HMAC",
-                    "AccessKeyId": "AKIAMOORINGTEST00001",
-                    "SecretAccessKey": "mooring-test-secret",
-                    "Token": "mooring-test-session-token",
+                    "AccessKeyId": creds["AccessKeyId"],
+                    "SecretAccessKey": creds["SecretAccessKey"],
+                    "Token": creds["SessionToken"],
                     "Expiration": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 }
             )
@@ -787,6 +796,9 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             return self.drop()
         if fault == "steal":
             steal(action, params, rule["instance_id"])
+        refused = implied_refusal(action, params)
+        if refused:
+            return self.send_raw(*refused)
         status, headers, resp = self.forward(method, body)
         if fault == "drop_after":
             return self.drop()
@@ -798,6 +810,9 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
     def forward(self, method, body):
         conn = http.client.HTTPConnection("127.0.0.1", MOTO_PORT, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
+        if IAM_SESSION:
+            # Not a signed header: the signature stays the tool's.
+            headers[ENFORCE_HEADER] = "1"
         conn.request(method, self.path, body=body, headers=headers)
         r = conn.getresponse()
         data = r.read()
@@ -825,9 +840,9 @@ SUBNETS = {}
 SUBNETS_LOCK = threading.Lock()
 
 
-def moto_client():
+def moto_client(service="ec2"):
     return boto3.client(
-        "ec2",
+        service,
         region_name=REGION,
         endpoint_url=f"http://127.0.0.1:{MOTO_PORT}",
         aws_access_key_id="rig",
@@ -1040,6 +1055,69 @@ def _ctl_config(req):
     return dict(CONFIG)
 
 
+# ---------------------------------------------------------------------------
+# IAM: the instances' role with a tool's policy, enforced by moto on the
+# tools' calls only (the rig's own setup and checks stay free).
+#
+# moto evaluates a statement against the resource "*" and without the
+# request's context, so a statement scoped to resource ARNs or with a
+# Condition never allows anything there. The role therefore gets the
+# policy's projection: each Allow statement's actions on "*". What moto
+# proves with it is that each action the policy grants is needed, and
+# that none is missing.
+
+IAM_SESSION = None
+IAM_ACTIONS = []  # the actions the role's policy grants (patterns)
+ENFORCE_HEADER = "X-Mooring-Rig-Enforce-Iam"
+IAM_ROLES = [0]
+
+
+def projection(policy):
+    statements = policy["Statement"]
+    if isinstance(statements, dict):
+        statements = [statements]
+    out = []
+    for st in statements:
+        if st.get("Effect") != "Allow" or "Action" not in st:
+            raise ValueError(f"the rig projects only Allow statements with Action: {st}")
+        out.append({"Effect": "Allow", "Action": st["Action"], "Resource": "*"})
+    return {"Version": "2012-10-17", "Statement": out}
+
+
+def ctl_iam(req):
+    global IAM_SESSION, IAM_ACTIONS
+    if req.get("policy") is None:
+        IAM_SESSION = None
+        return {}
+    IAM_ROLES[0] += 1
+    name = f"mooring-tool-{IAM_ROLES[0]}"
+    iam = moto_client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                       "Action": "sts:AssumeRole"}],
+    }
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    iam.put_role_policy(RoleName=name, PolicyName="tool",
+                        PolicyDocument=json.dumps(projection(req["policy"])))
+    creds = moto_client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="instance")["Credentials"]
+    IAM_SESSION = {k: creds[k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")}
+    IAM_ACTIONS = [a for st in projection(req["policy"])["Statement"]
+                   for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])]
+    return {"role": name}
+
+
+def implied_refusal(action, params):
+    """EC2 authorises tags given at creation (TagSpecification) as a
+    CreateTags of its own, which moto does not: the rig does."""
+    if not IAM_SESSION or not any(k.startswith("TagSpecification.") for k in params):
+        return None
+    if any(fnmatch.fnmatchcase("ec2:CreateTags", a) for a in IAM_ACTIONS):
+        return None
+    return ec2_error(403, "UnauthorizedOperation",
+                     f"You are not authorized to perform: ec2:CreateTags (the tags of ec2:{action})")
+
+
 def ctl_devices(req):
     with LOCK:
         return _ctl_devices(req)
@@ -1064,6 +1142,7 @@ CONTROL = {
     "/_rig/calls": ctl_calls,
     "/_rig/config": ctl_config,
     "/_rig/devices": ctl_devices,
+    "/_rig/iam": ctl_iam,
 }
 
 
@@ -1075,10 +1154,41 @@ class QuietMotoHandler(MotoRequestHandler):
         pass
 
 
+# The body of the request moto is serving, as its client signed it.
+SIGNED_BODY = [None]
+_orig_create_aws_request = IAMRequestBase._create_aws_request
+
+
+def create_aws_request_over_signed_bytes(self):
+    # moto checks a form body's signature over its own re-encoding of the
+    # parsed form ('+' for a space, where the Rust SDK sends %20): any tag
+    # value with a space would fail AuthFailure. Hash the bytes sent.
+    request = _orig_create_aws_request(self)
+    if SIGNED_BODY[0]:
+        request.data = SIGNED_BODY[0]
+    return request
+
+
+IAMRequestBase._create_aws_request = create_aws_request_over_signed_bytes
+
+
 def serialised(app):
+    enforce_key = "HTTP_" + ENFORCE_HEADER.upper().replace("-", "_")
+
     def wrapped(environ, start_response):
         with LOCK:
-            return list(app(environ, start_response))
+            # moto reads this setting per request; requests are serialised.
+            enforce = bool(environ.get(enforce_key))
+            settings.INITIAL_NO_AUTH_ACTION_COUNT = 0 if enforce else float("inf")
+            if enforce:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                SIGNED_BODY[0] = environ["wsgi.input"].read(length) if length else b""
+                environ["wsgi.input"] = io.BytesIO(SIGNED_BODY[0])
+            try:
+                return list(app(environ, start_response))
+            finally:
+                settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
+                SIGNED_BODY[0] = None
 
     return wrapped
 

@@ -9,6 +9,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the rig
 
+pub mod iam;
 pub mod loopdev;
 pub mod systemd;
 pub mod tool;
@@ -256,6 +257,14 @@ impl Rig {
     /// Set the hypervisor's timing: attach_delay, create_delay (seconds).
     pub fn config(&self, conf: Value) {
         self.control("/_rig/config", conf);
+    }
+
+    /// From now on the instances' credentials are a role's whose policy is
+    /// `policy`'s projection (each Allow statement's actions on any
+    /// resource), and moto enforces it on the tools' calls (see ctl_iam in
+    /// launcher.py); the rig's own setup stays unrestricted.
+    pub fn restrict_to(&self, policy: &Value) {
+        self.control("/_rig/iam", serde_json::json!({ "policy": policy }));
     }
 
     /// The loop device backing each volume attached to `inst`.

@@ -7,6 +7,7 @@
 mod rig;
 
 mod attach;
+mod iam;
 mod races;
 mod units;
 

@@ -1,0 +1,26 @@
+//! packaging/iam/etcd-member-prepare.json is least privilege (see
+//! rig::iam): the happy path is a bootstrap with peers from the Auto
+//! Scaling group, which makes every call the tool makes.
+
+use crate::rig::iam::{prove_least_privilege, refusal};
+use crate::Fixture;
+use serde_json::{json, Value};
+
+fn happy_path(policy: &Value) -> Result<(), String> {
+    let mut f = Fixture::new("unused", 0);
+    let group = f.rig.asg(json!({"name": "etcd-asg", "size": 1}));
+    f.adopt(group[0].clone());
+    f.rig.restrict_to(policy);
+    let out = f.run_without_size(0, &["--peers", "asg"]);
+    if !out.status.success() {
+        return Err(refusal(&out));
+    }
+    let report = crate::rig::tool::json(&out);
+    assert_eq!(report["decision"], "new", "{report}");
+    Ok(())
+}
+
+#[test]
+fn the_policy_is_least_privilege() {
+    prove_least_privilege("etcd-member-prepare", happy_path);
+}

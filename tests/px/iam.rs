@@ -1,0 +1,48 @@
+//! packaging/iam/px-volume-claim.json is least privilege: see
+//! rig::iam. The happy path covers every call the tool makes: a volume
+//! created and attached, DeleteOnTermination found on and turned off, and a
+//! second instance made storage-less at the limit after looking at the
+//! volume's holder.
+
+use crate::rig::iam::{prove_least_privilege, refusal};
+use crate::{flags, strs, Fixture, AZ};
+use serde_json::{json, Value};
+
+fn happy_path(policy: &Value) -> Result<(), String> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let f = Fixture::new();
+        let template = f.template().await;
+        let first = f.node(json!({ "az": AZ }));
+        let second = f.node(json!({ "az": AZ }));
+        let args = flags(&[(&template, 1)]);
+        f.rig.restrict_to(policy);
+
+        let run = |node: &crate::Node| {
+            let out = node.run(&strs(&args));
+            if out.status.success() {
+                Ok(crate::rig::tool::json(&out))
+            } else {
+                Err(refusal(&out))
+            }
+        };
+        let created = run(&first)?;
+        assert_eq!(created["templates"][0]["outcome"], "created", "{created}");
+        let volume = created["templates"][0]["volume_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        f.rig
+            .set_delete_on_termination(&first.inst, &volume, true)
+            .await;
+        run(&first)?;
+        let storageless = run(&second)?;
+        assert_eq!(storageless["storageless"], true, "{storageless}");
+        Ok(())
+    })
+}
+
+#[test]
+fn the_policy_is_least_privilege() {
+    prove_least_privilege("px-volume-claim", happy_path);
+}
