@@ -7,4 +7,5 @@ mod rig;
 mod aws;
 mod block;
 mod envfile;
+mod iam;
 mod imds;

@@ -1,10 +1,11 @@
-//! Least privilege, proven against moto's IAM enforcement: a tool's whole
-//! happy path passes with its policy (packaging/iam/<tool>.json) as the
-//! instances' only permissions, and fails — refused on that very action,
-//! with the documented exit code — with each action taken out in turn.
+//! Least privilege, proven against the rig's IAM (moto's enforcement of
+//! the actions, the rig's evaluation of resources and conditions): a
+//! tool's whole happy path passes with its policy
+//! (packaging/iam/<tool>.json) as the instances' only permissions, and
+//! fails — refused on that very action, with the documented exit code —
+//! with each action taken out of each statement in turn.
 
 use serde_json::Value;
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Output;
 
@@ -23,38 +24,31 @@ fn statement_actions(st: &Value) -> Vec<String> {
     }
 }
 
-/// Every action the policy grants, once each.
-pub fn actions(policy: &Value) -> BTreeSet<String> {
+/// Every (statement index, action) grant of the policy.
+pub fn grants(policy: &Value) -> Vec<(usize, String)> {
     policy["Statement"]
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(statement_actions)
+        .enumerate()
+        .flat_map(|(i, st)| statement_actions(st).into_iter().map(move |a| (i, a)))
         .collect()
 }
 
-/// `policy` with `action` taken out of every statement (a statement left
-/// with none is dropped).
-pub fn without(policy: &Value, action: &str) -> Value {
+/// `policy` with `action` taken out of statement `index` (dropped if it
+/// grants nothing else).
+pub fn without(policy: &Value, index: usize, action: &str) -> Value {
     let mut out = policy.clone();
-    let statements: Vec<Value> = policy["Statement"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|st| {
-            let kept: Vec<String> = statement_actions(st)
-                .into_iter()
-                .filter(|a| a != action)
-                .collect();
-            if kept.is_empty() {
-                return None;
-            }
-            let mut st = st.clone();
-            st["Action"] = Value::from(kept);
-            Some(st)
-        })
+    let statements = out["Statement"].as_array_mut().unwrap();
+    let kept: Vec<String> = statement_actions(&statements[index])
+        .into_iter()
+        .filter(|a| a != action)
         .collect();
-    out["Statement"] = Value::from(statements);
+    if kept.is_empty() {
+        statements.remove(index);
+    } else {
+        statements[index]["Action"] = Value::from(kept);
+    }
     out
 }
 
@@ -69,9 +63,9 @@ pub fn refusal(out: &Output) -> String {
 
 /// Run `scenario` (a tool's happy path on a fresh rig restricted to the
 /// policy it is given; Err with [`refusal`] of the first failing run) with
-/// `policy` — it must pass — and with each action removed — each must be
-/// refused on that action with exit 3. Several at a time: each has its
-/// own rig.
+/// `policy` — it must pass — and with each action removed from each
+/// statement — each must be refused on that action with exit 3 (a grant
+/// that no run needs is surplus). Several at a time: each has its own rig.
 pub fn prove_least_privilege<F>(tool: &str, scenario: F)
 where
     F: Fn(&Value) -> Result<(), String> + Sync,
@@ -80,21 +74,24 @@ where
     if let Err(e) = scenario(&policy) {
         panic!("{tool}'s happy path fails with its own policy: {e}");
     }
-    let actions: Vec<String> = actions(&policy).into_iter().collect();
-    let next = std::sync::Mutex::new(actions.iter());
+    let grants = grants(&policy);
+    let next = std::sync::Mutex::new(grants.iter());
     let problems = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..3 {
             s.spawn(|| loop {
-                let Some(action) = next.lock().unwrap().next() else {
+                let Some((index, action)) = next.lock().unwrap().next() else {
                     break;
                 };
-                let problem = match scenario(&without(&policy, action)) {
+                let sid = policy["Statement"][*index]["Sid"].as_str().unwrap_or("?");
+                let problem = match scenario(&without(&policy, *index, action)) {
                     Ok(()) => Some(format!(
-                        "{action}: not needed (the happy path passes without it)"
+                        "{action} in {sid}: not needed (the happy path passes without it)"
                     )),
                     Err(e) if !e.starts_with("exit Some(3)") || !e.contains(action.as_str()) => {
-                        Some(format!("{action}: refused otherwise than on it: {e}"))
+                        Some(format!(
+                            "{action} in {sid}: refused otherwise than on it: {e}"
+                        ))
                     }
                     Err(_) => None,
                 };
@@ -111,7 +108,7 @@ where
         problems.join("\n")
     );
     eprintln!(
-        "{tool}: happy path passes with its policy; each of {} actions removed is refused",
-        actions.len()
+        "{tool}: happy path passes with its policy; each of {} grants removed is refused",
+        grants.len()
     );
 }

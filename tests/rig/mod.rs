@@ -267,6 +267,30 @@ impl Rig {
         self.control("/_rig/iam", serde_json::json!({ "policy": policy }));
     }
 
+    /// As [`Rig::restrict_to`], and an EC2 client through the proxy with
+    /// the role's session: calls as a tool would make them, to probe what
+    /// the policy allows.
+    pub fn restricted_ec2(&self, policy: &Value) -> aws_sdk_ec2::Client {
+        let answer = self.control("/_rig/iam", serde_json::json!({ "policy": policy }));
+        let c = &answer["credentials"];
+        let creds = aws_credential_types::Credentials::new(
+            c["AccessKeyId"].as_str().unwrap(),
+            c["SecretAccessKey"].as_str().unwrap(),
+            c["SessionToken"].as_str().map(str::to_string),
+            None,
+            "rig-role",
+        );
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(creds),
+            )
+            .build();
+        aws_sdk_ec2::Client::new(&config)
+    }
+
     /// The loop device backing each volume attached to `inst`.
     pub fn devices(&self, inst: &SimInstance) -> Value {
         self.control("/_rig/devices", json!({ "instance_id": inst.id }))
