@@ -142,17 +142,8 @@ async fn configure_keeps_foreign_lines_is_idempotent_and_turns_protection_off() 
         "# set by the AMI\nECS_ENABLE_TASK_IAM_ROLE=true\nECS_CLUSTER=default\nECS_LOGLEVEL=debug\n",
     )
     .unwrap();
+    f.protect(&f.insts[0]).await;
     let ec2 = f.rig.ec2().await;
-    ec2.modify_instance_attribute()
-        .instance_id(&f.insts[0].id)
-        .disable_api_termination(
-            aws_sdk_ec2::types::AttributeBooleanValue::builder()
-                .value(true)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
     let args = [
         "configure",
         "--output",
@@ -213,25 +204,8 @@ async fn configure_keeps_foreign_lines_is_idempotent_and_turns_protection_off() 
 #[tokio::test]
 async fn sweep_finds_the_unregistered_and_the_orphaned() {
     let f = Fixture::new(3);
-    f.rig.control(
-        "/_rig/ecs_register",
-        json!({ "cluster": CLUSTER, "instance_id": f.insts[1].id }),
-    );
-    // A host that was registered, then terminated without deregistering.
-    let gone = f.rig.instance(json!({}));
-    let orphan = f.rig.control(
-        "/_rig/ecs_register",
-        json!({ "cluster": CLUSTER, "instance_id": gone.id }),
-    )["arn"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let ec2 = f.rig.ec2().await;
-    ec2.terminate_instances()
-        .instance_ids(&gone.id)
-        .send()
-        .await
-        .unwrap();
+    f.register(&f.insts[1]);
+    let orphan = f.orphan().await;
     let args = |dry: bool| {
         let mut a = vec![
             "sweep",

@@ -12,31 +12,9 @@ fn happy_path(policy: &Value) -> Result<(), String> {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let f = Fixture::new(3);
-        f.rig.control(
-            "/_rig/ecs_register",
-            json!({ "cluster": CLUSTER, "instance_id": f.insts[1].id }),
-        );
-        let gone = f.rig.instance(json!({}));
-        f.rig.control(
-            "/_rig/ecs_register",
-            json!({ "cluster": CLUSTER, "instance_id": gone.id }),
-        );
-        let ec2 = f.rig.ec2().await;
-        ec2.terminate_instances()
-            .instance_ids(&gone.id)
-            .send()
-            .await
-            .unwrap();
-        ec2.modify_instance_attribute()
-            .instance_id(&f.insts[0].id)
-            .disable_api_termination(
-                aws_sdk_ec2::types::AttributeBooleanValue::builder()
-                    .value(true)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        f.register(&f.insts[1]);
+        f.orphan().await;
+        f.protect(&f.insts[0]).await;
         f.root.fill();
         f.rig.restrict_to(policy);
 

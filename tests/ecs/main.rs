@@ -205,6 +205,65 @@ impl Fixture {
             .1
     }
 
+    /// Turn termination protection on for `inst`, as OpsWorks-style
+    /// registration did (straight through moto).
+    pub async fn protect(&self, inst: &SimInstance) {
+        self.rig
+            .ec2()
+            .await
+            .modify_instance_attribute()
+            .instance_id(&inst.id)
+            .disable_api_termination(
+                aws_sdk_ec2::types::AttributeBooleanValue::builder()
+                    .value(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Register `inst` as a container instance of the cluster; its ARN.
+    pub fn register(&self, inst: &SimInstance) -> String {
+        self.rig.control(
+            "/_rig/ecs_register",
+            json!({ "cluster": CLUSTER, "instance_id": inst.id }),
+        )["arn"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// A host that was registered, then terminated without deregistering:
+    /// its container instance's ARN.
+    pub async fn orphan(&self) -> String {
+        let gone = self.rig.instance(json!({}));
+        let arn = self.register(&gone);
+        self.rig
+            .ec2()
+            .await
+            .terminate_instances()
+            .instance_ids(&gone.id)
+            .send()
+            .await
+            .unwrap();
+        arn
+    }
+
+    /// The manager with the verbatim units and drop-in, and the agent's
+    /// stand-in.
+    pub fn manager(&self) -> crate::rig::systemd::UserManager {
+        let manager = crate::rig::systemd::UserManager::start_with(&[(
+            "ecs-node-guard",
+            std::path::Path::new(BIN),
+        )]);
+        for (name, path) in units::units() {
+            manager.install(name, &std::fs::read_to_string(path).unwrap());
+        }
+        manager.install("ecs.service", units::ECS_STANDIN);
+        manager
+    }
+
     /// The check's state between runs.
     pub fn state_file(&self) -> PathBuf {
         self.dir.path().join("run/ecs-node-guard.json")

@@ -1,4 +1,4 @@
-use crate::rig::systemd::{verify, UserManager};
+use crate::rig::systemd::verify;
 use crate::{Fixture, BIN, CLUSTER};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -9,7 +9,7 @@ fn repo(rel: &str) -> PathBuf {
 
 /// A stand-in for the ECS agent's unit: it records the ecs.config it
 /// would read.
-const ECS_STANDIN: &str = "[Unit]
+pub const ECS_STANDIN: &str = "[Unit]
 Description=stand-in for the ECS agent
 [Service]
 Type=oneshot
@@ -17,7 +17,7 @@ RemainAfterExit=yes
 ExecStart=/bin/sh -c 'cat \"$ECS_GUARD_ECS_CONFIG\" > %h/seen'
 ";
 
-fn units() -> Vec<(&'static str, PathBuf)> {
+pub fn units() -> Vec<(&'static str, PathBuf)> {
     vec![
         (
             "ecs-node-guard.service",
@@ -56,11 +56,7 @@ fn units_verify() {
 #[tokio::test]
 async fn configure_runs_before_the_agent_and_the_timer_checks() {
     let f = Fixture::new(1);
-    let manager = UserManager::start_with(&[("ecs-node-guard", Path::new(BIN))]);
-    for (name, path) in units() {
-        manager.install(name, &std::fs::read_to_string(path).unwrap());
-    }
-    manager.install("ecs.service", ECS_STANDIN);
+    let manager = f.manager();
     let config = f.dir.path().join("ecs.config");
     std::fs::write(&config, "ECS_LOGLEVEL=info\n").unwrap();
     let env = format!(
@@ -119,11 +115,7 @@ async fn configure_runs_before_the_agent_and_the_timer_checks() {
 #[test]
 fn the_agent_does_not_start_when_configure_fails() {
     let f = Fixture::new(1);
-    let manager = UserManager::start_with(&[("ecs-node-guard", Path::new(BIN))]);
-    for (name, path) in units() {
-        manager.install(name, &std::fs::read_to_string(path).unwrap());
-    }
-    manager.install("ecs.service", ECS_STANDIN);
+    let manager = f.manager();
     let config = f.dir.path().join("ecs.config");
     manager.install(
         "ecs.service.d/zz-test.conf",

@@ -17,6 +17,25 @@ RemainAfterExit=yes
 ExecStart=/bin/sh -c 'echo \"$PX_CLAIM_STORAGELESS $PX_CLAIM_DEVICE_ARGS\" > %h/started'
 ";
 
+/// A manager with the stand-in and the verbatim drop-in, and a test
+/// drop-in giving `node`'s environment and `args` as PX_VOLUME_CLAIM_ARGS.
+fn manager(node: &crate::Node, args: &str) -> UserManager {
+    let manager = UserManager::start_with(&[("px-volume-claim", Path::new(BIN))]);
+    manager.install("portworx.service", STANDIN);
+    manager.install(
+        "portworx.service.d/mooring-px-volume-claim.conf",
+        &std::fs::read_to_string(dropin()).unwrap(),
+    );
+    manager.install(
+        "portworx.service.d/zz-test.conf",
+        &format!(
+            "[Service]\n{}Environment=\"PX_VOLUME_CLAIM_ARGS={args}\"\n",
+            node.tool.systemd_environment()
+        ),
+    );
+    manager
+}
+
 #[test]
 fn dropin_verifies() {
     let dir = crate::rig::temp_dir("px-unit");
@@ -40,20 +59,8 @@ async fn the_service_starts_with_its_claimed_device() {
     let f = Fixture::new();
     let template = f.template().await;
     let node = f.node(json!({ "az": AZ }));
-    let manager = UserManager::start_with(&[("px-volume-claim", Path::new(BIN))]);
-    manager.install("portworx.service", STANDIN);
-    manager.install(
-        "portworx.service.d/mooring-px-volume-claim.conf",
-        &std::fs::read_to_string(dropin()).unwrap(),
-    );
     let args = flags(&[(&template, 1)]).join(" ");
-    manager.install(
-        "portworx.service.d/zz-test.conf",
-        &format!(
-            "[Service]\n{}Environment=\"PX_VOLUME_CLAIM_ARGS={args}\"\n",
-            node.tool.systemd_environment()
-        ),
-    );
+    let manager = manager(&node, &args);
     let out = manager.systemctl(&["start", "portworx.service"]);
     assert!(
         out.status.success(),
@@ -77,19 +84,7 @@ async fn the_service_starts_with_its_claimed_device() {
 fn the_service_does_not_start_on_bad_configuration() {
     let f = Fixture::new();
     let node = f.node(json!({ "az": AZ }));
-    let manager = UserManager::start_with(&[("px-volume-claim", Path::new(BIN))]);
-    manager.install("portworx.service", STANDIN);
-    manager.install(
-        "portworx.service.d/mooring-px-volume-claim.conf",
-        &std::fs::read_to_string(dropin()).unwrap(),
-    );
-    manager.install(
-        "portworx.service.d/zz-test.conf",
-        &format!(
-            "[Service]\n{}Environment=\"PX_VOLUME_CLAIM_ARGS=--cluster-id c --template snap-123:3\"\n",
-            node.tool.systemd_environment()
-        ),
-    );
+    let manager = manager(&node, "--cluster-id c --template snap-123:3");
     manager.assert_start_fails("portworx.service");
     assert!(!manager.path("started").exists(), "the service ran");
     assert_eq!(manager.property("portworx.service", "ExecMainPID"), "0");

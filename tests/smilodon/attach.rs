@@ -102,28 +102,12 @@ async fn claims_a_pair_then_a_restart_reuses_it_without_mutation() {
 /// turned off, for the volume and the ENI.
 #[tokio::test]
 async fn delete_on_termination_is_turned_off_on_a_held_pair() {
-    use aws_sdk_ec2::types::NetworkInterfaceAttachmentChanges;
     let f = Fixture::new();
     let pair = f.pair("0", AZ).await;
     let node = f.node(AZ);
     let out = node.run(&[]);
     assert!(out.status.success(), "{}", describe(&out));
-    f.rig
-        .set_delete_on_termination(&node.inst, &pair.volume_id, true)
-        .await;
-    let ec2 = f.rig.ec2().await;
-    let (attachment_id, _) = f.eni_attachment(&pair.eni_id).await;
-    ec2.modify_network_interface_attribute()
-        .network_interface_id(&pair.eni_id)
-        .attachment(
-            NetworkInterfaceAttachmentChanges::builder()
-                .attachment_id(&attachment_id)
-                .delete_on_termination(true)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    f.set_delete_on_termination(&pair, &node.inst).await;
 
     let out = node.run(&[]);
     assert!(out.status.success(), "{}", describe(&out));

@@ -6,7 +6,6 @@
 
 use crate::rig::iam::{prove_least_privilege, refusal};
 use crate::{Fixture, AZ};
-use aws_sdk_ec2::types::NetworkInterfaceAttachmentChanges;
 use serde_json::{json, Value};
 
 fn happy_path(policy: &Value) -> Result<(), String> {
@@ -47,21 +46,7 @@ fn happy_path(policy: &Value) -> Result<(), String> {
         let node_id = claimed["node_id"].as_str().unwrap();
         let pair = pairs.iter().find(|p| p.node_id == node_id).unwrap();
 
-        f.rig
-            .set_delete_on_termination(&node.inst, &pair.volume_id, true)
-            .await;
-        let (attachment_id, _) = f.eni_attachment(&pair.eni_id).await;
-        ec2.modify_network_interface_attribute()
-            .network_interface_id(&pair.eni_id)
-            .attachment(
-                NetworkInterfaceAttachmentChanges::builder()
-                    .attachment_id(&attachment_id)
-                    .delete_on_termination(true)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        f.set_delete_on_termination(pair, &node.inst).await;
         run()?;
         assert_eq!(f.volume_delete_on_termination(&pair.volume_id).await, Some(false));
         assert_eq!(f.eni_attachment(&pair.eni_id).await.1, Some(false));

@@ -227,6 +227,30 @@ impl Fixture {
         )
     }
 
+    /// Turn DeleteOnTermination on for the pair held by `inst` (volume and
+    /// ENI), straight through moto, as an admin might by hand.
+    pub async fn set_delete_on_termination(&self, pair: &PairIds, inst: &SimInstance) {
+        use aws_sdk_ec2::types::NetworkInterfaceAttachmentChanges;
+        self.rig
+            .set_delete_on_termination(inst, &pair.volume_id, true)
+            .await;
+        let (attachment_id, _) = self.eni_attachment(&pair.eni_id).await;
+        self.rig
+            .ec2()
+            .await
+            .modify_network_interface_attribute()
+            .network_interface_id(&pair.eni_id)
+            .attachment(
+                NetworkInterfaceAttachmentChanges::builder()
+                    .attachment_id(&attachment_id)
+                    .delete_on_termination(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+
     pub async fn eni_holder(&self, eni_id: &str) -> Option<String> {
         self.eni_state(eni_id).await.0
     }
