@@ -10,7 +10,7 @@ CLEAN_AWS_ENV = env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION
 	-u AWS_PROFILE -u AWS_REGION -u AWS_DEFAULT_REGION -u AWS_ENDPOINT_URL \
 	-u AWS_EC2_METADATA_SERVICE_ENDPOINT -u AWS_CONFIG_FILE -u AWS_SHARED_CREDENTIALS_FILE
 
-.PHONY: all build release deps lint test unit demo bench package install
+.PHONY: all build release deps lint test unit demo bench package install install-tree
 
 PREFIX ?= /usr
 DESTDIR ?=
@@ -30,8 +30,9 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 
-# Everything: install what the tests need, lint, run every test.
-test: deps lint
+# Everything: install what the tests need, lint, build the packages (the
+# install tests use them), run every test.
+test: deps lint package
 	@if [ "$$(id -u)" != 0 ]; then echo "make test: the tests need root (loop devices, mounts, namespaces)" >&2; exit 1; fi
 	$(CLEAN_AWS_ENV) cargo test --all-targets
 
@@ -47,20 +48,34 @@ demo: deps build
 bench: deps release
 	python3 scripts/bench.py bench/RESULTS.md
 
-# The Debian package (needs cargo-deb: `cargo install cargo-deb --locked`).
-package: release
-	cargo deb --no-build
+# The Debian package and the RPM (Amazon Linux 2023), from one release
+# build of the multi-call program: $(CARGO_TARGET_DIR)/debian/*.deb and
+# $(CARGO_TARGET_DIR)/generate-rpm/*.rpm. `make deps` installs the packagers.
+package:
+	cargo build --release --bin mooring
+	cargo deb --no-build --no-strip
+	cargo generate-rpm --target-dir $(CARGO_TARGET_DIR)
+	@ls -l $(CARGO_TARGET_DIR)/debian/*.deb $(CARGO_TARGET_DIR)/generate-rpm/*.rpm
+
+TOOLS = ebs-grow etcd-member-prepare smilodon-attach px-volume-claim ecs-node-guard
 
 # The package's tree without a package manager (an AMI script's
 # install.sh): make install DESTDIR=/tmp/root PREFIX=/usr
-install: release
+install:
+	cargo build --release --bin mooring
+	$(MAKE) install-tree
+
+# The tree from the existing release build (install's second half; the
+# packaging test checks it against the .deb without building again).
+install-tree:
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system \
 		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/doc/mooring/iam \
+		$(DESTDIR)$(PREFIX)/share/doc/mooring/examples/cloud-init $(DESTDIR)$(PREFIX)/share/doc/mooring/examples/ami \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions \
 		$(DESTDIR)$(PREFIX)/share/zsh/vendor-completions \
 		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
-	for b in ebs-grow etcd-member-prepare smilodon-attach px-volume-claim ecs-node-guard; do \
-		install -m 755 $(CARGO_TARGET_DIR)/release/$$b $(DESTDIR)$(PREFIX)/bin/; done
+	install -m 755 $(CARGO_TARGET_DIR)/release/mooring $(DESTDIR)$(PREFIX)/bin/
+	for b in $(TOOLS); do ln -sf mooring $(DESTDIR)$(PREFIX)/bin/$$b; done
 	install -m 644 units/* $(DESTDIR)$(PREFIX)/lib/systemd/system/
 	for d in etcd.service.d/mooring-etcd-member-prepare.conf zookeeper.service.d/mooring-smilodon-attach.conf \
 		portworx.service.d/mooring-px-volume-claim.conf ecs.service.d/mooring-ecs-node-guard.conf; do \
@@ -69,6 +84,8 @@ install: release
 		$(DESTDIR)$(PREFIX)/share/doc/mooring/examples/etcd.service.d/mooring-smilodon-attach.conf
 	install -D -m 644 dropins/zookeeper.service.d/mooring-smilodon-attach-spare.conf.example \
 		$(DESTDIR)$(PREFIX)/share/doc/mooring/examples/zookeeper.service.d/mooring-smilodon-attach-spare.conf.example
+	install -m 644 packaging/cloud-init/* $(DESTDIR)$(PREFIX)/share/doc/mooring/examples/cloud-init/
+	install -m 644 packaging/ami/* $(DESTDIR)$(PREFIX)/share/doc/mooring/examples/ami/
 	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 completions/bash/* $(DESTDIR)$(PREFIX)/share/bash-completion/completions/
 	install -m 644 completions/zsh/* $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/
