@@ -462,3 +462,55 @@ async fn throttling_errors_and_drops_are_survived() {
     );
     assert_eq!(code_for(&err), Code::AwsRefused);
 }
+
+/// The proxy models EC2's throttling: a token bucket per API family
+/// (describe, mutate), RequestLimitExceeded when it is empty, nothing for
+/// other services. (No refill here, so every answer is known.)
+#[tokio::test]
+async fn ec2_throttling_is_a_token_bucket_per_api_family() {
+    use crate::rig::error_code;
+    let rig = Rig::start();
+    rig.throttle(json!({
+        "describe": {"size": 2, "refill": 0},
+        "mutate": {"size": 1, "refill": 0},
+    }));
+    let ec2 = rig.proxy_ec2_without_retries();
+    for _ in 0..2 {
+        assert_eq!(error_code(ec2.describe_volumes().send().await), "");
+    }
+    assert_eq!(
+        error_code(ec2.describe_instances().send().await),
+        "RequestLimitExceeded"
+    );
+    let create = || {
+        ec2.create_volume()
+            .availability_zone("us-east-1a")
+            .size(1)
+            .send()
+    };
+    assert_eq!(
+        error_code(create().await),
+        "",
+        "mutations have a bucket of their own"
+    );
+    assert_eq!(error_code(create().await), "RequestLimitExceeded");
+    assert_eq!(rig.throttled(), 2);
+
+    // A bucket that starts empty throttles the first call, whenever it
+    // comes; off again, nothing is throttled.
+    rig.throttle(json!({"describe": {"size": 5, "refill": 0, "tokens": 0}}));
+    assert_eq!(
+        error_code(ec2.describe_volumes().send().await),
+        "RequestLimitExceeded"
+    );
+    assert_eq!(
+        error_code(create().await),
+        "",
+        "mutations are not limited now"
+    );
+    rig.throttle(json!({}));
+    for _ in 0..5 {
+        assert_eq!(error_code(ec2.describe_volumes().send().await), "");
+    }
+    assert_eq!(rig.throttled(), 3);
+}

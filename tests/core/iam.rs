@@ -4,7 +4,7 @@
 //! through the rig's proxy.
 
 use crate::rig::iam::policy;
-use crate::rig::Rig;
+use crate::rig::{error_code as code, Rig};
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification, VolumeType};
 use serde_json::json;
 
@@ -14,14 +14,6 @@ fn tags(pairs: &[(&str, &str)]) -> TagSpecification {
         spec = spec.tags(Tag::builder().key(*k).value(*v).build());
     }
     spec.build()
-}
-
-/// The error code of a refused call ("" when it passed).
-fn code<T, E: aws_sdk_ec2::error::ProvideErrorMetadata>(r: Result<T, E>) -> String {
-    match r {
-        Ok(_) => String::new(),
-        Err(e) => e.code().unwrap_or("?").to_string(),
-    }
 }
 
 #[tokio::test]

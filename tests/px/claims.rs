@@ -279,3 +279,25 @@ async fn dry_run_changes_nothing_and_delete_on_termination_stays_off() {
         .unwrap();
     assert_eq!(dot(v), Some(false));
 }
+
+/// Against EC2's throttling (token buckets that start empty and refill at
+/// 20 requests a second), a claim still ends right: the SDK's retries wait
+/// for tokens, one volume is created and attached, and the throttling
+/// really happened (the first describe and the first mutation for
+/// certain).
+#[tokio::test]
+async fn a_claim_rides_out_ec2_throttling() {
+    let f = Fixture::new();
+    let template = f.template().await;
+    let node = f.node(json!({ "az": AZ }));
+    f.rig.throttle(json!({
+        "describe": {"size": 1, "refill": 20, "tokens": 0},
+        "mutate": {"size": 1, "refill": 20, "tokens": 0},
+    }));
+    let r = node.ok(&strs(&flags(&[(&template, 1)])));
+    assert_eq!(r["templates"][0]["outcome"], "created", "{r}");
+    let vols = f.volumes(&template).await;
+    assert_eq!(vols.len(), 1, "{vols:?}");
+    assert_eq!(vols[0].2.as_deref(), Some(node.inst.id.as_str()));
+    assert!(f.rig.throttled() >= 2, "throttled {}", f.rig.throttled());
+}

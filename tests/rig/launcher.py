@@ -710,6 +710,37 @@ def ec2_error(status, code, message):
     return status, body.encode()
 
 
+class Bucket:
+    """EC2's request throttling: a token bucket of `size` tokens refilled at
+    `refill` per second, one token per request. It holds `tokens` at the
+    first request and refills from then on, so a test knows the first
+    answer whatever the time between setting it up and the first call."""
+
+    def __init__(self, size, refill, tokens=None):
+        self.size = float(size)
+        self.refill = float(refill)
+        self.tokens = self.size if tokens is None else float(tokens)
+        self.at = None
+
+    def take(self):
+        now = time.monotonic()
+        if self.at is not None:
+            self.tokens = min(self.size, self.tokens + (now - self.at) * self.refill)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+# family ("describe", "mutate") -> Bucket, set through /_rig/throttle.
+BUCKETS = {}
+
+
+def family(action):
+    return "describe" if action.startswith(("Describe", "List", "Get")) else "mutate"
+
+
 def pick_fault(action):
     # Every rule counts every call it matches; the first rule whose window
     # holds this call decides.
@@ -781,10 +812,14 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             # JSON protocols (ECS) name the action in X-Amz-Target.
             target = self.headers.get("X-Amz-Target") or "?"
             action = target.rsplit(".", 1)[-1]
+        ec2 = "/ec2/" in (self.headers.get("Authorization") or "")
         with LOCK:
             rule = pick_fault(action)
-            CALLS.append({"action": action, "fault": rule["fault"] if rule else None})
-        fault = rule["fault"] if rule else None
+            fault = rule["fault"] if rule else None
+            bucket = BUCKETS.get(family(action)) if ec2 else None
+            if fault is None and bucket is not None and not bucket.take():
+                fault = "throttle"
+            CALLS.append({"action": action, "fault": fault})
         if fault == "throttle":
             return self.send_raw(*ec2_error(503, "RequestLimitExceeded", "Request limit exceeded."))
         if fault == "error500":
@@ -1041,6 +1076,19 @@ def _ctl_calls(req):
         CALLS.clear()
     fired = sum(r.get("fired", 0) for r in RULES)
     return {"calls": calls, "faults_fired": fired}
+
+
+def ctl_throttle(req):
+    """{"describe": {"size": S, "refill": R[, "tokens": T]}, "mutate": ...}:
+    EC2 calls of that family draw from that bucket (a family not named is
+    not limited); {} turns throttling off."""
+    with LOCK:
+        BUCKETS.clear()
+        for fam, b in req.items():
+            if fam not in ("describe", "mutate"):
+                raise KeyError(f"unknown API family {fam}")
+            BUCKETS[fam] = Bucket(b["size"], b["refill"], b.get("tokens"))
+        return {}
 
 
 def ctl_config(req):
@@ -1306,6 +1354,7 @@ CONTROL = {
     "/_rig/config": ctl_config,
     "/_rig/devices": ctl_devices,
     "/_rig/iam": ctl_iam,
+    "/_rig/throttle": ctl_throttle,
 }
 
 

@@ -65,6 +65,14 @@ pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
         .expect("cannot create a test directory in /var/tmp")
 }
 
+/// The error code of an SDK call's answer ("" when it succeeded).
+pub fn error_code<T, E: aws_sdk_ec2::error::ProvideErrorMetadata>(answer: Result<T, E>) -> String {
+    match answer {
+        Ok(_) => String::new(),
+        Err(e) => e.code().unwrap_or("?").to_string(),
+    }
+}
+
 /// One running rig.
 pub struct Rig {
     child: Child,
@@ -254,6 +262,25 @@ impl Rig {
         (calls, v["faults_fired"].as_u64().unwrap())
     }
 
+    /// EC2's request throttling: `{"describe": {"size": S, "refill": R,
+    /// "tokens": T}, "mutate": {...}}` (see ctl_throttle in launcher.py);
+    /// a throttled call answers RequestLimitExceeded and shows in
+    /// [`Rig::throttled`].
+    pub fn throttle(&self, buckets: Value) {
+        self.control("/_rig/throttle", buckets);
+    }
+
+    /// The calls answered RequestLimitExceeded so far (faults and buckets).
+    pub fn throttled(&self) -> usize {
+        let v = self.control("/_rig/calls", json!({ "clear": false }));
+        v["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["fault"] == "throttle")
+            .count()
+    }
+
     /// Set the hypervisor's timing: attach_delay, create_delay (seconds).
     pub fn config(&self, conf: Value) {
         self.control("/_rig/config", conf);
@@ -265,6 +292,23 @@ impl Rig {
     /// launcher.py); the rig's own setup stays unrestricted.
     pub fn restrict_to(&self, policy: &Value) {
         self.control("/_rig/iam", serde_json::json!({ "policy": policy }));
+    }
+
+    /// An EC2 client through the proxy, as a tool's calls go (counted,
+    /// faulted, throttled), that does not retry.
+    pub fn proxy_ec2_without_retries(&self) -> aws_sdk_ec2::Client {
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new("rig", "rig", None, None, "rig"),
+                ),
+            )
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .build();
+        aws_sdk_ec2::Client::new(&config)
     }
 
     /// As [`Rig::restrict_to`], and an EC2 client through the proxy with
