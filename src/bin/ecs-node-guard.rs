@@ -1,5 +1,6 @@
-//! ecs-node-guard: see `mooring::ecs_guard` and the README. Packages ship one program,
-//! `mooring`, under this name too (src/multicall.rs).
+//! ecs-node-guard: see `mooring::ecs_guard` and the README.
+//! The packages install one program, `mooring`, under this name too
+//! (src/multicall.rs).
 
 fn main() {
     mooring::ecs_guard::main(std::env::args_os().collect())

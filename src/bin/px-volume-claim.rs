@@ -1,5 +1,6 @@
-//! px-volume-claim: see `mooring::px_claim` and the README. Packages ship one program,
-//! `mooring`, under this name too (src/multicall.rs).
+//! px-volume-claim: see `mooring::px_claim` and the README.
+//! The packages install one program, `mooring`, under this name too
+//! (src/multicall.rs).
 
 fn main() {
     mooring::px_claim::main(std::env::args_os().collect())

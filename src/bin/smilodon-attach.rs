@@ -1,5 +1,6 @@
-//! smilodon-attach: see `mooring::smilodon` and the README. Packages ship one program,
-//! `mooring`, under this name too (src/multicall.rs).
+//! smilodon-attach: see `mooring::smilodon` and the README.
+//! The packages install one program, `mooring`, under this name too
+//! (src/multicall.rs).
 
 fn main() {
     mooring::smilodon::main(std::env::args_os().collect())

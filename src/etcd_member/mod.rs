@@ -220,6 +220,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ! {
     let cli = Cli::parse_from(args);
     crate::cli::main(cli.common.verbose, cli.common.quiet, run(cli))
 }
+
 pub async fn run(cli: Cli) -> Result<()> {
     let format = cli.common.output;
     match cli.command {
