@@ -206,27 +206,9 @@ async fn sweep_finds_the_unregistered_and_the_orphaned() {
     let f = Fixture::new(3);
     f.register(&f.insts[1]);
     let orphan = f.orphan().await;
-    let args = |dry: bool| {
-        let mut a = vec![
-            "sweep",
-            "--output",
-            "json",
-            "--group-name",
-            "ecs-hosts",
-            "--cluster",
-            CLUSTER,
-            "--registration-grace",
-            "0",
-            "--max-unhealthy-share",
-            "0.34",
-        ];
-        if dry {
-            a.push("--dry-run");
-        }
-        a
-    };
+    let args = |dry: bool| f.sweep_args("0.34", if dry { &["--dry-run"] } else { &[] });
     f.rig.calls(true);
-    let out = f.run(&args(true));
+    let out = f.tool.run_owned(&args(true));
     assert!(out.status.success(), "{}", describe(&out));
     let r = json(&out);
     assert_eq!(r["unregistered"], json!([f.insts[2].id]), "{r}");
@@ -240,7 +222,7 @@ async fn sweep_finds_the_unregistered_and_the_orphaned() {
     );
     assert_eq!(f.health_of(&f.insts[2]).await, "Healthy");
 
-    let r = json(&f.run(&args(false)));
+    let r = json(&f.tool.run_owned(&args(false)));
     assert_eq!(r["marked_unhealthy"], json!([f.insts[2].id]), "{r}");
     assert_eq!(r["deregistered"], json!([orphan]), "{r}");
     assert_eq!(f.health_of(&f.insts[2]).await, "Unhealthy");

@@ -5,7 +5,7 @@
 //! that marks a never-registered instance and deregisters an orphan.
 
 use crate::rig::iam::{prove_least_privilege, refusal};
-use crate::{Fixture, CLUSTER};
+use crate::Fixture;
 use serde_json::{json, Value};
 
 fn happy_path(policy: &Value) -> Result<(), String> {
@@ -48,19 +48,7 @@ fn happy_path(policy: &Value) -> Result<(), String> {
         assert_eq!(checked["verdict"], "replacement-requested", "{checked}");
         assert_eq!(checked["drained"], true, "{checked}");
 
-        let swept = run(owned(&[
-            "sweep",
-            "--output",
-            "json",
-            "--group-name",
-            "ecs-hosts",
-            "--cluster",
-            CLUSTER,
-            "--registration-grace",
-            "0",
-            "--max-unhealthy-share",
-            "0.7",
-        ]))?;
+        let swept = run(f.sweep_args("0.7", &[]))?;
         assert_eq!(swept["marked_unhealthy"], json!([f.insts[2].id]), "{swept}");
         assert_eq!(
             swept["deregistered"].as_array().map(Vec::len),

@@ -165,6 +165,25 @@ impl Fixture {
         arg_list(&base, extra)
     }
 
+    /// `sweep` of the fixture's group and cluster, every instance past its
+    /// registration grace, with the circuit breaker at `max_unhealthy_share`.
+    pub fn sweep_args(&self, max_unhealthy_share: &str, extra: &[&str]) -> Vec<String> {
+        let base = [
+            "sweep",
+            "--output",
+            "json",
+            "--group-name",
+            "ecs-hosts",
+            "--cluster",
+            CLUSTER,
+            "--registration-grace",
+            "0",
+            "--max-unhealthy-share",
+            max_unhealthy_share,
+        ];
+        arg_list(&base, extra)
+    }
+
     pub fn check(&self, extra: &[&str]) -> Value {
         let out = self.tool.run_owned(&self.check_args(extra));
         assert!(out.status.success(), "{}", describe(&out));
