@@ -25,7 +25,16 @@ async fn twenty_instances_max_five() {
     for o in &outs {
         assert!(o.status.success(), "{}", describe(o));
     }
+    // Every call is told by the instance that made it.
+    let by_instance = f.rig.calls_by_instance();
+    let ids: BTreeSet<String> = nodes.iter().map(|n| n.inst.id.clone()).collect();
+    assert_eq!(
+        by_instance.keys().cloned().collect::<BTreeSet<_>>(),
+        ids,
+        "{by_instance:?}"
+    );
     let (calls, _) = f.rig.calls(true);
+    assert_eq!(by_instance.values().sum::<usize>(), calls.len());
     let reports: Vec<_> = outs.iter().map(json).collect();
     let storageless = reports.iter().filter(|r| r["storageless"] == true).count();
     assert_eq!(storageless, 15, "{reports:?}");

@@ -655,7 +655,7 @@ class SimImds:
         if rel == f"iam/security-credentials/{ROLE}":
             expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=6)
             creds = IAM_SESSION or {
-                "AccessKeyId": "AKIAMOORINGTEST00001",
+                "AccessKeyId": access_key_of(self.sim.id),
                 "SecretAccessKey": "mooring-test-secret",
                 "SessionToken": "mooring-test-session-token",
             }
@@ -708,6 +708,20 @@ def ec2_error(status, code, message):
         f"<RequestID>{secrets.token_hex(8)}</RequestID></Response>"
     )
     return status, body.encode()
+
+
+def access_key_of(instance_id):
+    """Each simulated instance's credentials carry a key of its own (moto
+    accepts any key unless IAM is enforced), so that the proxy can tell
+    which instance made each call."""
+    return "AKIA" + instance_id.replace("-", "").upper()
+
+
+def caller(headers):
+    """The simulated instance whose credentials signed a request, or None
+    (the rig's own clients, or a role's shared session in IAM mode)."""
+    key = (headers.get("Authorization") or "").partition("Credential=")[2].split("/")[0]
+    return next((i for i in INSTANCES if access_key_of(i) == key), None)
 
 
 class Bucket:
@@ -819,7 +833,7 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             bucket = BUCKETS.get(family(action)) if ec2 else None
             if fault is None and bucket is not None and not bucket.take():
                 fault = "throttle"
-            CALLS.append({"action": action, "fault": fault})
+            CALLS.append({"action": action, "fault": fault, "instance": caller(self.headers)})
         if fault == "throttle":
             return self.send_raw(*ec2_error(503, "RequestLimitExceeded", "Request limit exceeded."))
         if fault == "error500":
