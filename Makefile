@@ -10,7 +10,7 @@ CLEAN_AWS_ENV = env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION
 	-u AWS_PROFILE -u AWS_REGION -u AWS_DEFAULT_REGION -u AWS_ENDPOINT_URL \
 	-u AWS_EC2_METADATA_SERVICE_ENDPOINT -u AWS_CONFIG_FILE -u AWS_SHARED_CREDENTIALS_FILE
 
-.PHONY: all build release deps lint test unit demo bench package install install-tree
+.PHONY: all build release deps lint test unit demo bench fleet package install install-tree
 
 PREFIX ?= /usr
 DESTDIR ?=
@@ -47,6 +47,12 @@ demo: deps build
 # Wall time, peak RSS and EC2 calls per run, as a table (bench/RESULTS.md).
 bench: deps release
 	python3 scripts/bench.py bench/RESULTS.md
+
+# A whole Auto Scaling group at once against EC2's throttling (FLEET_N
+# instances, 100 by default): bench/FLEET.md.
+fleet: deps
+	cargo build --release --bin mooring
+	python3 scripts/fleet.py bench/FLEET.md
 
 # The Debian package and the RPM (Amazon Linux 2023), from one release
 # build of the multi-call program: $(CARGO_TARGET_DIR)/debian/*.deb and
