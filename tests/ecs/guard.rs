@@ -144,16 +144,8 @@ async fn configure_keeps_foreign_lines_is_idempotent_and_turns_protection_off() 
     .unwrap();
     f.protect(&f.insts[0]).await;
     let ec2 = f.rig.ec2().await;
-    let args = [
-        "configure",
-        "--output",
-        "json",
-        "--ecs-config",
-        config.to_str().unwrap(),
-        "--name",
-        "{cluster} ECS {instance_id}",
-    ];
-    let out = f.run(&args);
+    let args = f.configure_args(&config);
+    let out = f.tool.run_owned(&args);
     assert!(out.status.success(), "{}", describe(&out));
     let r = json(&out);
     assert_eq!(r["cluster"], CLUSTER);
@@ -186,7 +178,7 @@ async fn configure_keeps_foreign_lines_is_idempotent_and_turns_protection_off() 
 
     f.rig.calls(true);
     let before = std::fs::metadata(&config).unwrap().modified().unwrap();
-    let r = json(&f.run(&args));
+    let r = json(&f.tool.run_owned(&args));
     assert_eq!(r["ecs_config_changed"], false);
     assert_eq!(r["name_changed"], false);
     assert_eq!(r["termination_protection_turned_off"], false);

@@ -26,17 +26,8 @@ fn happy_path(policy: &Value) -> Result<(), String> {
                 Err(refusal(&out))
             }
         };
-        let owned = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let config = f.dir.path().join("ecs.config");
-        let configured = run(owned(&[
-            "configure",
-            "--output",
-            "json",
-            "--ecs-config",
-            config.to_str().unwrap(),
-            "--name",
-            "{cluster} ECS {instance_id}",
-        ]))?;
+        let configured = run(f.configure_args(&config))?;
         assert_eq!(
             configured["termination_protection_turned_off"], true,
             "{configured}"

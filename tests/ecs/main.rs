@@ -165,6 +165,21 @@ impl Fixture {
         arg_list(&base, extra)
     }
 
+    /// `configure` writing `config`, naming the instance as the README's
+    /// example does.
+    pub fn configure_args(&self, config: &std::path::Path) -> Vec<String> {
+        let base = [
+            "configure",
+            "--output",
+            "json",
+            "--ecs-config",
+            config.to_str().unwrap(),
+            "--name",
+            "{cluster} ECS {instance_id}",
+        ];
+        arg_list(&base, &[])
+    }
+
     /// `sweep` of the fixture's group and cluster, every instance past its
     /// registration grace, with the circuit breaker at `max_unhealthy_share`.
     pub fn sweep_args(&self, max_unhealthy_share: &str, extra: &[&str]) -> Vec<String> {
