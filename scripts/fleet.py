@@ -130,14 +130,13 @@ def px_scenario(rig, n, base):
     for c in served:
         per_instance[c.get("instance")] = per_instance.get(c.get("instance"), 0) + 1
     minimum = n + 2 * made
-    describes = sum(1 for c in served if c["action"].startswith("Describe"))
     emulator = minimum * per_call
     allowed = max(solo, emulator, allowed_seconds(n, 2 * made))
     times = [t for t, _, _ in results]
     return {
         "scenario": f"px-volume-claim: {n} instances, max-counts {'/'.join(str(c) for _, c in templates)}",
         "n": n, "p50": statistics.median(times), "p99": percentile(times, 99), "max": max(times),
-        "calls": len(served), "describes": describes, "minimum": minimum, "throttled": throttled,
+        "calls": len(served), "minimum": minimum, "throttled": throttled,
         "per_instance_max": max(per_instance.values()) if per_instance else 0,
         "allowed": allowed, "solo": solo, "emulator": emulator, "checks": checks, "failed": failed[:3],
     }

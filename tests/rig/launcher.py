@@ -717,11 +717,21 @@ def access_key_of(instance_id):
     return "AKIA" + instance_id.replace("-", "").upper()
 
 
-def caller(headers):
-    """The simulated instance whose credentials signed a request, or None
-    (the rig's own clients, or a role's shared session in IAM mode)."""
-    key = (headers.get("Authorization") or "").partition("Credential=")[2].split("/")[0]
-    return next((i for i in INSTANCES if access_key_of(i) == key), None)
+def credential_scope(headers):
+    """(access key, service) of a signed request's credential scope
+    ("Credential=KEY/DATE/REGION/SERVICE/aws4_request"); ("", "?") unsigned."""
+    scope = (headers.get("Authorization") or "").partition("Credential=")[2].split("/")
+    return scope[0], scope[3] if len(scope) > 3 else "?"
+
+
+def caller(key):
+    """The simulated instance whose credentials carry `key` (see
+    access_key_of), or None: the rig's own clients, or a role's shared
+    session in IAM mode."""
+    if not key.startswith("AKIAI"):
+        return None
+    instance_id = "i-" + key[len("AKIAI"):].lower()
+    return instance_id if instance_id in INSTANCES else None
 
 
 class Bucket:
@@ -826,14 +836,14 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             # JSON protocols (ECS) name the action in X-Amz-Target.
             target = self.headers.get("X-Amz-Target") or "?"
             action = target.rsplit(".", 1)[-1]
-        ec2 = "/ec2/" in (self.headers.get("Authorization") or "")
+        key, service = credential_scope(self.headers)
         with LOCK:
             rule = pick_fault(action)
             fault = rule["fault"] if rule else None
-            bucket = BUCKETS.get(family(action)) if ec2 else None
+            bucket = BUCKETS.get(family(action)) if service == "ec2" else None
             if fault is None and bucket is not None and not bucket.take():
                 fault = "throttle"
-            CALLS.append({"action": action, "fault": fault, "instance": caller(self.headers)})
+            CALLS.append({"action": action, "fault": fault, "instance": caller(key)})
         if fault == "throttle":
             return self.send_raw(*ec2_error(503, "RequestLimitExceeded", "Request limit exceeded."))
         if fault == "error500":
@@ -845,8 +855,7 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             return self.drop()
         if fault == "steal":
             steal(action, params, rule["instance_id"])
-        service = (self.headers.get("Authorization") or "").partition("Credential=")[2].split("/")
-        refused = policy_refusal(service[3] if len(service) > 3 else "?", action, params)
+        refused = policy_refusal(service, action, params)
         if refused:
             return self.send_raw(*refused)
         status, headers, resp = self.forward(method, body)

@@ -65,6 +65,31 @@ pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
         .expect("cannot create a test directory in /var/tmp")
 }
 
+/// The rig's own credentials (moto accepts any outside IAM mode).
+fn rig_credentials() -> aws_credential_types::Credentials {
+    aws_credential_types::Credentials::new("rig", "rig", None, None, "rig")
+}
+
+/// An SDK configuration for `endpoint` (moto, or the proxy) in the rig's
+/// region; the SDK's default retries unless `retry` says otherwise.
+fn sdk_config(
+    endpoint: &str,
+    credentials: aws_credential_types::Credentials,
+    retry: Option<aws_config::retry::RetryConfig>,
+) -> aws_config::SdkConfig {
+    let mut builder = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
+        );
+    if let Some(retry) = retry {
+        builder = builder.retry_config(retry);
+    }
+    builder.build()
+}
+
 /// The error code of an SDK call's answer ("" when it succeeded).
 pub fn error_code<T, E: aws_sdk_ec2::error::ProvideErrorMetadata>(answer: Result<T, E>) -> String {
     match answer {
@@ -213,15 +238,7 @@ impl Rig {
     /// The SDK configuration of a client straight to moto (not through the
     /// proxy: not counted, never faulted), for setting up and checking state.
     pub fn moto_config(&self) -> aws_config::SdkConfig {
-        let creds = aws_credential_types::Credentials::new("rig", "rig", None, None, "rig");
-        aws_config::SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(&self.moto_endpoint)
-            .credentials_provider(
-                aws_credential_types::provider::SharedCredentialsProvider::new(creds),
-            )
-            .build()
+        sdk_config(&self.moto_endpoint, rig_credentials(), None)
     }
 
     /// An EC2 client straight to moto.
@@ -309,18 +326,8 @@ impl Rig {
     /// An EC2 client through the proxy, as a tool's calls go (counted,
     /// faulted, throttled), that does not retry.
     pub fn proxy_ec2_without_retries(&self) -> aws_sdk_ec2::Client {
-        let config = aws_config::SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(
-                aws_credential_types::provider::SharedCredentialsProvider::new(
-                    aws_credential_types::Credentials::new("rig", "rig", None, None, "rig"),
-                ),
-            )
-            .retry_config(aws_config::retry::RetryConfig::disabled())
-            .build();
-        aws_sdk_ec2::Client::new(&config)
+        let no_retries = Some(aws_config::retry::RetryConfig::disabled());
+        aws_sdk_ec2::Client::new(&sdk_config(&self.endpoint, rig_credentials(), no_retries))
     }
 
     /// As [`Rig::restrict_to`], and an EC2 client through the proxy with
@@ -336,15 +343,8 @@ impl Rig {
             None,
             "rig-role",
         );
-        let config = aws_config::SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(
-                aws_credential_types::provider::SharedCredentialsProvider::new(creds),
-            )
-            .build();
-        aws_sdk_ec2::Client::new(&config)
+        let no_retries = Some(aws_config::retry::RetryConfig::disabled());
+        aws_sdk_ec2::Client::new(&sdk_config(&self.endpoint, creds, no_retries))
     }
 
     /// The loop device backing each volume attached to `inst`.
