@@ -33,6 +33,21 @@ pub fn spread_order<T: Clone>(items: &[T], key: &str) -> Vec<T> {
         .collect()
 }
 
+/// The one item of `items` for an instance: with a rank (its place in its
+/// group, see px_claim::turn) the rank's own, so that instances looking at
+/// the same list at the same time pick different items; else the first of
+/// [`spread_order`]. `items` must be in an order every instance shares.
+pub fn pick<'a, T>(items: &'a [T], key: &str, rank: Option<usize>) -> Option<&'a T> {
+    if items.is_empty() {
+        return None;
+    }
+    let i = match rank {
+        Some(r) => r % items.len(),
+        None => (fnv1a(key.as_bytes()) % items.len() as u64) as usize,
+    };
+    items.get(i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +72,20 @@ mod tests {
             .collect();
         assert!(starts.len() > 1, "{starts:?}");
         assert!(spread_order::<u32>(&[], "i-1").is_empty());
+    }
+
+    #[test]
+    fn pick_gives_consecutive_ranks_different_items() {
+        let items: Vec<u32> = (0..3).collect();
+        let picked: Vec<u32> = (0..3)
+            .map(|r| *pick(&items, "i-1", Some(r)).unwrap())
+            .collect();
+        assert_eq!(picked, [0, 1, 2]);
+        assert_eq!(pick(&items, "i-1", Some(4)), Some(&1));
+        assert_eq!(
+            pick(&items, "i-0123", None),
+            spread_order(&items, "i-0123").first()
+        );
+        assert_eq!(pick::<u32>(&[], "i-1", Some(0)), None);
     }
 }

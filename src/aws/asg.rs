@@ -35,6 +35,24 @@ pub struct GroupInfo {
     pub members: Vec<Member>,
 }
 
+/// The tag Auto Scaling puts on each instance it launches.
+pub const GROUP_NAME_TAG: &str = "aws:autoscaling:groupName";
+
+/// The group this run's instance belongs to; `None` when it is in none.
+/// Read from the instance's metadata tags when the launch template turned
+/// them on (no API call), else asked of Auto Scaling.
+pub async fn group_of_session(asg: &Client, session: &super::Session) -> Result<Option<String>> {
+    if let Some(name) = session
+        .identity
+        .tags
+        .as_ref()
+        .and_then(|t| t.get(GROUP_NAME_TAG))
+    {
+        return Ok(Some(name.clone()));
+    }
+    group_of(asg, session.instance_id()).await
+}
+
 /// The group `instance_id` belongs to; `None` when it is in none.
 pub async fn group_of(asg: &Client, instance_id: &str) -> Result<Option<String>> {
     let out = asg

@@ -178,6 +178,17 @@ impl AwsError {
     }
 }
 
+/// The call failed because the account's request rate is used up (EC2's
+/// RequestLimitExceeded, or another service's Throttling).
+pub fn is_throttled(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<AwsError>().is_some_and(|a| {
+        matches!(
+            a.code.as_deref(),
+            Some("RequestLimitExceeded" | "Throttling" | "ThrottlingException")
+        )
+    })
+}
+
 /// The EC2 error code of a failed call, if EC2 answered with one.
 pub fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
     err.code()

@@ -124,11 +124,13 @@ pub struct Group {
 pub async fn my_group(session: &Session) -> Result<Group> {
     let asg = aws_sdk_autoscaling::Client::new(&session.aws.sdk_config);
     let me = session.instance_id();
-    let name = crate::aws::asg::group_of(&asg, me).await?.ok_or_else(|| {
-        crate::exit::bad_input(format!(
-            "{me} is not in an Auto Scaling group; use --peers tag"
-        ))
-    })?;
+    let name = crate::aws::asg::group_of_session(&asg, session)
+        .await?
+        .ok_or_else(|| {
+            crate::exit::bad_input(format!(
+                "{me} is not in an Auto Scaling group; use --peers tag"
+            ))
+        })?;
     let g = crate::aws::asg::describe_group(&asg, &name).await?;
     Ok(Group {
         instance_ids: g

@@ -13,9 +13,10 @@
 //! to delete.
 
 pub mod config;
+pub mod turn;
 
 use crate::aws::filter::FilterSpec;
-use crate::aws::instance::InstanceInfo;
+use crate::aws::instance::{BlockDevice, InstanceInfo};
 use crate::aws::volumes::{self, AttachOutcome, VolumeInfo, VolumeSpec};
 use crate::aws::{AwsError, AwsOptions, Session};
 use crate::block::{probe, DeviceResolver};
@@ -23,7 +24,7 @@ use crate::cli::{print_report, CommonArgs, DeviceArgs, Report};
 use crate::envfile::EnvFile;
 use crate::exit::{bad_input, BadInput};
 use crate::runlock::RunLock;
-use crate::spread::{fnv1a, fnv1a_seeded, spread_order};
+use crate::spread::{fnv1a, fnv1a_seeded, pick};
 use crate::wait::Deadline;
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -108,6 +109,9 @@ pub struct ClaimReport {
     pub instance_id: String,
     pub cluster_id: String,
     pub storageless: bool,
+    /// This instance's place in its Auto Scaling group, when it waited
+    /// for its turn.
+    pub turn: Option<turn::Turn>,
     pub templates: Vec<Claimed>,
     pub env_file: Option<PathBuf>,
     pub dry_run: bool,
@@ -232,6 +236,68 @@ fn free_slots(t: &Template, vols: &[VolumeInfo]) -> Vec<u32> {
     slots
 }
 
+/// How long after its creation a volume counts as being made by the
+/// instances booting now. Longer than any group's boot, far shorter than a
+/// cluster's life.
+pub const BEING_MADE: Duration = Duration::from_secs(120);
+
+/// None of the template's volumes is older than [`BEING_MADE`]: its
+/// cluster is being made now (or has no volume yet).
+fn being_made(vols: &[VolumeInfo], now: SystemTime) -> bool {
+    vols.iter().all(|v| {
+        v.create_time
+            .is_some_and(|c| now.duration_since(c).unwrap_or_default() < BEING_MADE)
+    })
+}
+
+/// What rank `rank` of a group booting together does for template `t`.
+#[derive(Debug, PartialEq)]
+enum FleetPlan {
+    Attach(VolumeInfo),
+    Create(u32),
+    /// Nothing for this rank, and why.
+    None(String),
+}
+
+/// Rank r's slot is slot r + 1: the first max-count ranks each make and
+/// attach their own slot's volume, whatever order their looks come in (a
+/// slot's volume that is available is its rank's, made by an earlier run
+/// of it), and no two of them contend. The ranks after them are
+/// storage-less at their first look: every slot belongs to a rank before
+/// theirs.
+fn fleet_plan(t: &Template, vols: &[VolumeInfo], rank: usize, az: &str) -> FleetPlan {
+    let Some(slot) = u32::try_from(rank + 1).ok().filter(|s| *s <= t.max_count) else {
+        return FleetPlan::None(format!(
+            "the group is booting together and its first {} ranks make the {} volumes",
+            t.max_count, t.max_count
+        ));
+    };
+    let slot_tag = slot.to_string();
+    match vols
+        .iter()
+        .find(|v| v.tag(SLOT_TAG) == Some(slot_tag.as_str()))
+    {
+        Some(v)
+            if v.attachment.is_none() && v.state == "available" && v.availability_zone == az =>
+        {
+            FleetPlan::Attach(v.clone())
+        }
+        Some(v) if v.attachment.is_none() && v.state == "creating" => FleetPlan::Create(slot),
+        Some(v) => FleetPlan::None(format!(
+            "slot {slot}, this rank's, is {} ({}, {})",
+            v.volume_id,
+            v.attachment
+                .as_ref()
+                .map_or("not attached", |a| a.instance_id.as_str()),
+            v.availability_zone
+        )),
+        None if free_slots(t, vols).contains(&slot) => FleetPlan::Create(slot),
+        None => FleetPlan::None(format!(
+            "slot {slot}, this rank's, is left for volumes made without a slot"
+        )),
+    }
+}
+
 struct Run<'a> {
     session: &'a Session,
     cluster: &'a str,
@@ -241,6 +307,10 @@ struct Run<'a> {
     deadline: Deadline,
     started: SystemTime,
     dry_run: bool,
+    /// This instance's rank in its group, when it took a turn.
+    rank: Option<usize>,
+    /// Volumes this run attached: their device names are taken.
+    attached: std::cell::RefCell<Vec<BlockDevice>>,
     wait_released: Duration,
     /// The templates' own descriptions, read once, when a first volume
     /// has to be made like one of them.
@@ -268,6 +338,14 @@ pub async fn claim(cli: &Cli) -> Result<ClaimReport> {
     let me = session.instance_id().to_string();
     let az = session.identity.availability_zone.clone();
     let _lock = RunLock::acquire(&common.run_dir.join("px-volume-claim.lock"), &deadline).await?;
+    // A first run in this boot waits for its turn in its group; a rerun
+    // (its env file is there) may hold its volumes already: it looks at
+    // once, and a dry run never waits.
+    let mut turn = if common.dry_run || cli.env_file.exists() {
+        None
+    } else {
+        turn::read(&session).await?
+    };
     let run = Run {
         session: &session,
         cluster: &config.cluster_id,
@@ -277,6 +355,8 @@ pub async fn claim(cli: &Cli) -> Result<ClaimReport> {
         deadline,
         started,
         dry_run: common.dry_run,
+        rank: turn.as_ref().map(|t| t.rank),
+        attached: Default::default(),
         wait_released: Duration::from_secs(cli.wait_released),
         templates: std::cell::RefCell::new(None),
         all_templates: config
@@ -286,7 +366,7 @@ pub async fn claim(cli: &Cli) -> Result<ClaimReport> {
             .collect(),
     };
     // One describe for every template: the cluster's volumes.
-    let mut by_template = run.cluster_volumes().await?;
+    let mut by_template = run.first_look(turn.as_mut()).await?;
     let mut claimed = Vec::new();
     for t in &config.templates {
         let vols = by_template.remove(&t.volume_id).unwrap_or_default();
@@ -307,6 +387,7 @@ pub async fn claim(cli: &Cli) -> Result<ClaimReport> {
         instance_id: me.clone(),
         cluster_id: config.cluster_id.clone(),
         storageless,
+        turn,
         templates: claimed,
         env_file: None,
         dry_run: common.dry_run,
@@ -363,8 +444,13 @@ impl Run<'_> {
     /// template.
     async fn cluster_volumes(&self) -> Result<BTreeMap<String, Vec<VolumeInfo>>> {
         let filters = [FilterSpec::tag(CLUSTER_TAG, self.cluster)];
+        Ok(self.by_template(volumes::describe_volumes(self.ec2(), &filters).await?))
+    }
+
+    /// The cluster's volumes by template, deleted ones left out.
+    fn by_template(&self, vols: Vec<VolumeInfo>) -> BTreeMap<String, Vec<VolumeInfo>> {
         let mut out: BTreeMap<String, Vec<VolumeInfo>> = BTreeMap::new();
-        for v in volumes::describe_volumes(self.ec2(), &filters).await? {
+        for v in vols {
             if matches!(v.state.as_str(), "deleting" | "deleted") {
                 continue;
             }
@@ -372,7 +458,27 @@ impl Run<'_> {
                 out.entry(t.to_string()).or_default().push(v);
             }
         }
-        Ok(out)
+        out
+    }
+
+    /// The first look. With a turn, a throttled look is not retried
+    /// with backoff but again at this rank's turn (see turn.rs).
+    async fn first_look(
+        &self,
+        turn: Option<&mut turn::Turn>,
+    ) -> Result<BTreeMap<String, Vec<VolumeInfo>>> {
+        let Some(turn) = turn else {
+            return self.cluster_volumes().await;
+        };
+        let filters = [FilterSpec::tag(CLUSTER_TAG, self.cluster)];
+        match volumes::describe_volumes_once(self.ec2(), &filters).await {
+            Ok(vols) => Ok(self.by_template(vols)),
+            Err(e) if crate::aws::is_throttled(&e) => {
+                turn.wait(&self.deadline).await;
+                self.cluster_volumes().await
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn refresh(&self, template: &str) -> Result<Vec<VolumeInfo>> {
@@ -383,14 +489,15 @@ impl Run<'_> {
             .unwrap_or_default())
     }
 
-    /// This instance as attach needs it. Device names in use are learnt
-    /// from EC2's refusals rather than from a DescribeInstances call.
+    /// This instance as attach needs it. Device names in use are the ones
+    /// this run attached; others are learnt from EC2's refusals rather
+    /// than from a DescribeInstances call.
     fn instance(&self) -> InstanceInfo {
         InstanceInfo {
             instance_id: self.me.to_string(),
             state: "running".into(),
             availability_zone: self.az.to_string(),
-            block_devices: Vec::new(),
+            block_devices: self.attached.borrow().clone(),
             interfaces: Vec::new(),
             tags: BTreeMap::new(),
         }
@@ -413,6 +520,9 @@ impl Run<'_> {
             return Ok(out);
         }
         let mut waited = false;
+        // The template's volumes are being made right now, by this group
+        // booting together: each rank has its own slot (see `fleet_plan`).
+        let fleet = self.rank.filter(|_| being_made(&vols, SystemTime::now()));
         // Each round attaches, or learns from one lost race and looks
         // again; a handful of rounds covers any realistic race.
         for round in 0..6 {
@@ -425,13 +535,46 @@ impl Run<'_> {
                 let device = v.attachment.as_ref().map(|a| a.device.clone());
                 return self.finish(out, v, device).await;
             }
+            if let Some(rank) = fleet {
+                match fleet_plan(t, &vols, rank, self.az) {
+                    FleetPlan::Attach(v) => {
+                        if let Some(device) = self.attach(&v).await? {
+                            out.outcome = "claimed".into();
+                            return self.finish(out, &v, Some(device)).await;
+                        }
+                    }
+                    FleetPlan::Create(slot) => {
+                        if let Some(v) = self
+                            .create(t, slot)
+                            .await?
+                            .filter(|v| v.attachment.is_none() || v.attached_to(self.me))
+                        {
+                            if let Some(device) = self.attach(&v).await? {
+                                out.outcome = "created".into();
+                                return self.finish(out, &v, Some(device)).await;
+                            }
+                        }
+                    }
+                    FleetPlan::None(why) => {
+                        log::info!("{tid}: {why}: no volume of this template here");
+                        return Ok(out);
+                    }
+                }
+                // This rank's slot went to an instance outside the plan
+                // (one that booted earlier): look again, as the plan says.
+                tokio::time::sleep(self.pause()).await;
+                vols = self.refresh(tid).await?;
+                continue;
+            }
             // 2. A free volume of the cluster in this AZ.
-            let free: Vec<VolumeInfo> = vols
+            let mut free: Vec<VolumeInfo> = vols
                 .iter()
                 .filter(|v| v.availability_zone == self.az && v.state == "available")
                 .cloned()
                 .collect();
-            if let Some(v) = spread_order(&free, self.me).first() {
+            // In an order every instance shares, for `pick`.
+            free.sort_by(|a, b| a.volume_id.cmp(&b.volume_id));
+            if let Some(v) = pick(&free, self.me, self.rank) {
                 if let Some(device) = self.attach(v).await? {
                     out.outcome = "claimed".into();
                     return self.finish(out, v, Some(device)).await;
@@ -453,8 +596,12 @@ impl Run<'_> {
                 // 3. A new volume in a free slot.
                 // The slot's volume may come back already attached to the
                 // instance that made it first: no attach to lose then.
+                let slots = free_slots(t, &vols);
+                let Some(&slot) = pick(&slots, self.me, self.rank) else {
+                    break;
+                };
                 if let Some(v) = self
-                    .create(t, &vols)
+                    .create(t, slot)
                     .await?
                     .filter(|v| v.attachment.is_none() || v.attached_to(self.me))
                 {
@@ -519,6 +666,11 @@ impl Run<'_> {
     async fn attach(&self, v: &VolumeInfo) -> Result<Option<String>> {
         match volumes::attach_volume_unconfirmed(self.ec2(), &self.instance(), v).await? {
             AttachOutcome::Attached { device } | AttachOutcome::AlreadyAttached { device } => {
+                self.attached.borrow_mut().push(BlockDevice {
+                    device_name: device.clone(),
+                    volume_id: v.volume_id.clone(),
+                    delete_on_termination: false,
+                });
                 Ok(Some(device))
             }
             AttachOutcome::LostRace { reason } => {
@@ -622,13 +774,9 @@ impl Run<'_> {
         }
     }
 
-    /// Create (or be handed, by its ClientToken) the volume of one free
-    /// slot. `None` when that slot turned out to be taken.
-    async fn create(&self, t: &Template, vols: &[VolumeInfo]) -> Result<Option<VolumeInfo>> {
-        let slots = free_slots(t, vols);
-        let Some(&slot) = spread_order(&slots, self.me).first() else {
-            return Ok(None);
-        };
+    /// Create (or be handed, by its ClientToken) the volume of free slot
+    /// `slot`. `None` when that slot turned out to be taken.
+    async fn create(&self, t: &Template, slot: u32) -> Result<Option<VolumeInfo>> {
         let mut spec = self.spec_of(&t.volume_id).await?;
         spec.tags.insert(SLOT_TAG.to_string(), slot.to_string());
         // A token whose volume was deleted since is spent: the next
@@ -793,5 +941,81 @@ mod tests {
         assert_ne!(a, slot_token("c", "vol-1", 1, 1));
         assert_ne!(a, slot_token("d", "vol-1", 1, 0));
         assert!(a.len() <= 64);
+    }
+
+    fn slot_volume(slot: &str, state: &str, holder: Option<&str>, age_s: u64) -> VolumeInfo {
+        VolumeInfo {
+            volume_id: format!("vol-{slot}"),
+            size_gib: 1,
+            state: state.into(),
+            availability_zone: "us-east-1a".into(),
+            volume_type: "gp3".into(),
+            tags: [(SLOT_TAG.to_string(), slot.to_string())].into(),
+            attachment: holder.map(|i| volumes::VolumeAttachment {
+                instance_id: i.into(),
+                device: "/dev/sdf".into(),
+                state: "attached".into(),
+                delete_on_termination: Some(false),
+            }),
+            create_time: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000 - age_s)),
+        }
+    }
+
+    #[test]
+    fn a_cluster_is_being_made_while_all_its_volumes_are_young() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        assert!(being_made(&[], now));
+        let young = slot_volume("1", "in-use", Some("i-1"), 5);
+        let old = slot_volume("2", "available", None, BEING_MADE.as_secs() + 1);
+        assert!(being_made(std::slice::from_ref(&young), now));
+        assert!(!being_made(&[young, old], now));
+    }
+
+    #[test]
+    fn each_rank_of_a_booting_group_has_its_own_slot() {
+        let t = Template {
+            volume_id: "vol-t".into(),
+            max_count: 3,
+        };
+        let az = "us-east-1a";
+        // Nothing made yet: the first three ranks make slots 1 to 3.
+        for rank in 0..3 {
+            assert_eq!(
+                fleet_plan(&t, &[], rank, az),
+                FleetPlan::Create(rank as u32 + 1)
+            );
+        }
+        assert!(matches!(fleet_plan(&t, &[], 3, az), FleetPlan::None(_)));
+        // Slot 2 made (by rank 1, whose attach is on its way): rank 1's
+        // rerun attaches it, nobody else touches it.
+        let made = [slot_volume("2", "available", None, 1)];
+        assert_eq!(
+            fleet_plan(&t, &made, 1, az),
+            FleetPlan::Attach(made[0].clone())
+        );
+        assert_eq!(fleet_plan(&t, &made, 0, az), FleetPlan::Create(1));
+        assert!(matches!(fleet_plan(&t, &made, 5, az), FleetPlan::None(_)));
+        // Still creating: the same token hands it over.
+        let creating = [slot_volume("1", "creating", None, 1)];
+        assert_eq!(fleet_plan(&t, &creating, 0, az), FleetPlan::Create(1));
+        // Held by another instance, or made in another AZ: nothing.
+        let held = [slot_volume("1", "in-use", Some("i-other"), 1)];
+        assert!(matches!(fleet_plan(&t, &held, 0, az), FleetPlan::None(_)));
+        assert!(matches!(
+            fleet_plan(&t, &made, 1, "us-east-1b"),
+            FleetPlan::None(_)
+        ));
+        // A volume without a slot (made by Portworx itself) leaves the
+        // last slot unused.
+        let mut untagged = slot_volume("x", "in-use", Some("i-px"), 1);
+        untagged.tags.clear();
+        assert_eq!(
+            fleet_plan(&t, std::slice::from_ref(&untagged), 1, az),
+            FleetPlan::Create(2)
+        );
+        assert!(matches!(
+            fleet_plan(&t, &[untagged], 2, az),
+            FleetPlan::None(_)
+        ));
     }
 }

@@ -2,7 +2,9 @@
 //! rig::iam. The happy path covers every call the tool makes: a volume
 //! created and attached, DeleteOnTermination found on and turned off, and a
 //! second instance made storage-less at the limit after looking at the
-//! volume's holder.
+//! volume's holder. The first instance is in an Auto Scaling group whose
+//! metadata tags are off: it asks for its group and reads it to take its
+//! turn; the second is in none, which it learns from Auto Scaling.
 
 use crate::rig::iam::{prove_least_privilege, refusal};
 use crate::{flags, strs, Fixture, AZ};
@@ -13,7 +15,10 @@ fn happy_path(policy: &Value) -> Result<(), String> {
     runtime.block_on(async {
         let f = Fixture::new();
         let template = f.template().await;
-        let first = f.node(json!({ "az": AZ }));
+        let group = f
+            .rig
+            .asg(json!({ "name": "px-iam", "size": 1, "az": AZ, "metadata_tags": false }));
+        let first = f.node_for(group.into_iter().next().unwrap());
         let second = f.node(json!({ "az": AZ }));
         let args = flags(&[(&template, 1)]);
         f.rig.restrict_to(policy);

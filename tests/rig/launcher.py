@@ -38,6 +38,8 @@ import boto3
 from moto import settings
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models import ec2_backends
+from moto.ec2.models.core import TaggedEC2Resource
+from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, get_prefix
 from moto.ec2.models.elastic_block_store import EBSBackend, Volume, VolumeAttachment
 from moto.ec2.models.elastic_network_interfaces import NetworkInterfaceBackend
 from moto.ec2.responses.elastic_block_store import ElasticBlockStore
@@ -297,6 +299,24 @@ def newest_volume_id(be):
     return max(be.volumes.values(), key=lambda v: v.create_time).id
 
 
+def tags_of_resource(self):
+    # moto finds a resource's tags by scanning every tag of the account
+    # (describe_tags with a resource-id filter), once per resource a
+    # Describe* call filters by tag: with a few hundred tagged instances a
+    # DescribeVolumes took half a second, and the rig's emulator time
+    # measured moto, not the job. The same answer, from the tag table's
+    # entry for this resource.
+    if not self.id:
+        return []
+    tags = self.ec2_backend.tags.get(self.id)
+    if not tags:
+        return []
+    kind = EC2_PREFIX_TO_RESOURCE.get(get_prefix(self.id), "")
+    return [{"resource_id": self.id, "key": k, "value": v, "resource_type": kind}
+            for k, v in list(tags.items())]
+
+
+TaggedEC2Resource.get_tags = tags_of_resource
 EBSBackend.attach_volume = attach_volume
 EBSBackend.detach_volume = detach_volume
 EBSBackend.modify_volume = modify_volume
@@ -340,6 +360,7 @@ class SimInstance:
         self.metadata_tags = metadata_tags
         self.user_data = user_data
         self.attachment_limit = attachment_limit
+        self.moto_instance = None  # found on the first metadata request
         self.dir = os.path.join(RIG_DIR, "instances", instance_id)
         self.by_id = os.path.join(self.dir, "by-id")
         self.sys_block = os.path.join(self.dir, "sys-block")
@@ -521,6 +542,9 @@ def create_in_netns(netns, make):
 
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    # A whole group connects at once (make fleet): socketserver's backlog
+    # of 5 drops their SYNs, and the SDK's 3 s connect timeout fires.
+    request_queue_size = 1024
 
     def handle_error(self, request, client_address):
         # A tool killed mid-request (the kill tests) resets its connection:
@@ -582,9 +606,20 @@ class ImdsHandler(http.server.BaseHTTPRequestHandler):
         expiry = self.server.tokens.get(token)
         if expiry is None or expiry < time.monotonic():
             return self.reply(401)
-        with LOCK:
+        # Not under LOCK: the instance's metadata must not wait behind
+        # moto, which serves one request at a time (a DescribeVolumes takes
+        # a good part of a second with hundreds of instances), while EC2
+        # gives each instance an IMDS of its own. Reading moto's objects
+        # while a request changes them can only fail as "changed during
+        # iteration" (the GIL keeps each step whole): read again.
+        for attempt in range(5):
             try:
                 body = self.server.sim_imds.lookup(self.path)
+                break
+            except RuntimeError:
+                if attempt == 4:
+                    traceback.print_exc()
+                    return self.reply(500)
             except Exception:
                 traceback.print_exc()
                 return self.reply(500)
@@ -612,7 +647,10 @@ class SimImds:
         serve(server)
 
     def lookup(self, path):
-        inst = backend().get_instance(self.sim.id)
+        # moto's get_instance scans every reservation; the object is the
+        # same for the instance's life.
+        inst = self.sim.moto_instance or backend().get_instance(self.sim.id)
+        self.sim.moto_instance = inst
         tags = {t["key"]: t["value"] for t in inst.get_tags()}
         nics = sorted(inst.nics.items())
         primary = nics[0][1] if nics else None
@@ -843,7 +881,7 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             bucket = BUCKETS.get(family(action)) if service == "ec2" else None
             if fault is None and bucket is not None and not bucket.take():
                 fault = "throttle"
-            CALLS.append({"action": action, "fault": fault, "instance": caller(key)})
+            CALLS.append({"action": action, "service": service, "fault": fault, "instance": caller(key)})
         if fault == "throttle":
             return self.send_raw(*ec2_error(503, "RequestLimitExceeded", "Request limit exceeded."))
         if fault == "error500":
@@ -883,6 +921,8 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
     def control(self, method, body):
         try:
             req = json.loads(body) if body else {}
+            # A control request may change moto's state behind its API.
+            forget_group_reads()
             # Handlers take LOCK themselves: some call moto over HTTP, whose
             # requests take LOCK in another thread.
             result = CONTROL[self.path](req)
@@ -1407,6 +1447,19 @@ def create_aws_request_over_signed_bytes(self):
 IAMRequestBase._create_aws_request = create_aws_request_over_signed_bytes
 
 
+# moto's answers to Auto Scaling Describe* requests, by request body, while
+# nothing has changed since: moto serialises a group of a few hundred
+# instances in a good part of a second, so a whole group reading it at boot
+# measured moto instead of the job. Any request that is not a read, and any
+# rig control request, forgets them all.
+GROUP_READS = {}
+
+
+def forget_group_reads():
+    with LOCK:
+        GROUP_READS.clear()
+
+
 def serialised(app):
     enforce_key = "HTTP_" + ENFORCE_HEADER.upper().replace("-", "_")
 
@@ -1415,12 +1468,31 @@ def serialised(app):
             # moto reads this setting per request; requests are serialised.
             enforce = bool(environ.get(enforce_key))
             settings.INITIAL_NO_AUTH_ACTION_COUNT = 0 if enforce else float("inf")
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
             if enforce:
-                length = int(environ.get("CONTENT_LENGTH") or 0)
-                SIGNED_BODY[0] = environ["wsgi.input"].read(length) if length else b""
-                environ["wsgi.input"] = io.BytesIO(SIGNED_BODY[0])
+                SIGNED_BODY[0] = body
+            action = (urllib.parse.parse_qs(body.decode(errors="replace")).get("Action") or [""])[0]
+            reads_group = ("/autoscaling/" in environ.get("HTTP_AUTHORIZATION", "")
+                          and action.startswith("Describe") and not enforce)
+            if not action.startswith(("Describe", "List", "Get")):
+                GROUP_READS.clear()
+            if reads_group and body in GROUP_READS:
+                status, headers, answer = GROUP_READS[body]
+                start_response(status, headers)
+                return answer
+            seen = []
+
+            def keep_start(status, headers, *rest):
+                seen.append((status, list(headers)))
+                return start_response(status, headers, *rest)
+
             try:
-                return list(app(environ, start_response))
+                answer = list(app(environ, keep_start))
+                if reads_group and seen and seen[0][0].startswith("200"):
+                    GROUP_READS[body] = (*seen[0], answer)
+                return answer
             finally:
                 settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
                 SIGNED_BODY[0] = None

@@ -287,12 +287,16 @@ impl Rig {
         self.control("/_rig/throttle", buckets);
     }
 
-    /// The calls so far per simulated instance (by the credentials its
-    /// IMDS handed out; outside IAM mode), counted whatever their answer.
-    pub fn calls_by_instance(&self) -> std::collections::BTreeMap<String, usize> {
+    /// The calls so far to `service` ("ec2", "autoscaling", ...) per
+    /// simulated instance (by the credentials its IMDS handed out; outside
+    /// IAM mode), counted whatever their answer.
+    pub fn calls_by_instance(&self, service: &str) -> std::collections::BTreeMap<String, usize> {
         let v = self.control("/_rig/calls", json!({ "clear": false }));
         let mut out = std::collections::BTreeMap::new();
         for c in v["calls"].as_array().unwrap() {
+            if c["service"] != service {
+                continue;
+            }
             let who = c["instance"].as_str().unwrap_or("(unknown)").to_string();
             *out.entry(who).or_insert(0) += 1;
         }

@@ -1,0 +1,142 @@
+//! Taking turns when a whole Auto Scaling group boots at once. Left to
+//! themselves, every instance looks at the cluster's volumes at about the
+//! same moment, sees the same free slots, and they all create and attach
+//! the same few volumes: one wins each, the rest lose, look again and race
+//! again — ten times the calls the job needs, against an EC2 that
+//! throttles per account. Instead each instance reads its group once and
+//! takes its place among the members (its rank, by instance ID: an order
+//! every member computes alike). While the cluster is being made, rank r
+//! owns slot r + 1 (see `fleet_plan`), so no two instances contend,
+//! whatever order their looks come in; later, ranks pick different free
+//! volumes among those they see together.
+//!
+//! The rank also spaces the looks, but only when EC2 says the group is
+//! looking too fast: a first look that is throttled is not retried with
+//! backoff (whose client-side rate limit, new in every process, falls to
+//! a crawl after one throttle) but again at the rank's turn, a step per
+//! rank before it — instances that boot spread out never wait.
+//!
+//! An instance in no group, or a rerun in the same boot (it may hold its
+//! volumes already), has no turn.
+
+use crate::aws::asg;
+use crate::aws::Session;
+use crate::wait::Deadline;
+use anyhow::Result;
+use std::time::Duration;
+
+/// The time between two ranks' looks after a throttled one. EC2's
+/// describe bucket refills 20 requests per second: one look per step keeps
+/// a whole group inside it.
+pub const STEP: Duration = Duration::from_millis(50);
+
+/// The longest a last rank waits, whatever the group's size.
+pub const LONGEST: Duration = Duration::from_secs(15);
+
+/// This instance's place in its group.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Turn {
+    pub group: String,
+    /// 0-based, among the members that are not leaving the group.
+    pub rank: usize,
+    pub members: usize,
+    /// How long it waited for its turn (its first look was throttled).
+    pub waited_seconds: f64,
+}
+
+impl Turn {
+    /// Wait for this rank's turn; never more than a quarter of what is
+    /// left of `deadline`.
+    pub async fn wait(&mut self, deadline: &Deadline) {
+        let wait = wait_of(
+            self.rank,
+            self.members,
+            LONGEST.min(deadline.remaining() / 4),
+        );
+        log::info!(
+            "EC2 is throttling the group's looks: turn {} of {} in {}, looking again in {:.2} s",
+            self.rank + 1,
+            self.members,
+            self.group,
+            wait.as_secs_f64()
+        );
+        tokio::time::sleep(wait).await;
+        self.waited_seconds += wait.as_secs_f64();
+    }
+}
+
+/// The wait of `rank` among `members`: a step per rank before it, the
+/// steps shrunk so that the last rank waits no longer than `longest`.
+pub fn wait_of(rank: usize, members: usize, longest: Duration) -> Duration {
+    if members <= 1 {
+        return Duration::ZERO;
+    }
+    let step = STEP.min(longest / (members - 1) as u32);
+    step * rank as u32
+}
+
+/// `me`'s rank among the group's members (by instance ID, an order every
+/// member computes alike). An instance not listed yet (Auto Scaling is
+/// eventually consistent) comes after all the listed ones.
+pub fn rank_of(me: &str, members: &[String]) -> (usize, usize) {
+    let mut ids: Vec<&str> = members.iter().map(String::as_str).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    match ids.binary_search(&me) {
+        Ok(rank) => (rank, ids.len()),
+        Err(_) => (ids.len(), ids.len() + 1),
+    }
+}
+
+/// This instance's turn in its group; `None` when it is in none.
+pub async fn read(session: &Session) -> Result<Option<Turn>> {
+    let client = aws_sdk_autoscaling::Client::new(&session.aws.sdk_config);
+    let me = session.instance_id();
+    let Some(group) = asg::group_of_session(&client, session).await? else {
+        log::debug!("{me} is in no Auto Scaling group: no turn to take");
+        return Ok(None);
+    };
+    let info = asg::describe_group(&client, &group).await?;
+    let members: Vec<String> = info
+        .members
+        .iter()
+        .filter(|m| !m.departing())
+        .map(|m| m.instance_id.clone())
+        .collect();
+    let (rank, members) = rank_of(me, &members);
+    log::info!(
+        "{me}: rank {} of {members} in Auto Scaling group {group}",
+        rank + 1
+    );
+    Ok(Some(Turn {
+        group,
+        rank,
+        members,
+        waited_seconds: 0.0,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranks_follow_instance_ids_and_strangers_come_last() {
+        let members: Vec<String> = ["i-0c", "i-0a", "i-0b"].map(String::from).to_vec();
+        assert_eq!(rank_of("i-0a", &members), (0, 3));
+        assert_eq!(rank_of("i-0c", &members), (2, 3));
+        assert_eq!(rank_of("i-0d", &members), (3, 4));
+    }
+
+    #[test]
+    fn waits_step_by_rank_within_the_longest() {
+        let longest = Duration::from_secs(15);
+        assert_eq!(wait_of(0, 1, longest), Duration::ZERO);
+        assert_eq!(wait_of(0, 100, longest), Duration::ZERO);
+        assert_eq!(wait_of(99, 100, longest), STEP * 99);
+        // A large group: the last rank waits the longest, no more.
+        assert_eq!(wait_of(999, 1000, longest), longest / 999 * 999);
+        assert!(wait_of(999, 1000, longest) <= longest);
+        assert_eq!(wait_of(5, 10, Duration::ZERO), Duration::ZERO);
+    }
+}
