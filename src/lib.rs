@@ -20,4 +20,5 @@ pub mod px_claim;
 pub mod runlock;
 pub mod smilodon;
 pub mod spread;
+pub mod turn;
 pub mod wait;

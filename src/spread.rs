@@ -34,7 +34,7 @@ pub fn spread_order<T: Clone>(items: &[T], key: &str) -> Vec<T> {
 }
 
 /// The one item of `items` for an instance: with a rank (its place in its
-/// group, see px_claim::turn) the rank's own, so that instances looking at
+/// group, see crate::turn) the rank's own, so that instances looking at
 /// the same list at the same time pick different items; else the first of
 /// [`spread_order`]. `items` must be in an order every instance shares.
 pub fn pick<'a, T>(items: &'a [T], key: &str, rank: Option<usize>) -> Option<&'a T> {

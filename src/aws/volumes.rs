@@ -25,6 +25,8 @@ pub struct VolumeAttachment {
     pub state: String,
     /// As EC2 reports it in the attachment, when it does.
     pub delete_on_termination: Option<bool>,
+    #[serde(skip)]
+    pub attach_time: Option<SystemTime>,
 }
 
 /// What Mooring needs to know about a volume.
@@ -81,6 +83,7 @@ fn info_of(v: &aws_sdk_ec2::types::Volume) -> VolumeInfo {
                 .map(|s| s.as_str().to_string())
                 .unwrap_or_default(),
             delete_on_termination: a.delete_on_termination(),
+            attach_time: a.attach_time().and_then(|t| SystemTime::try_from(*t).ok()),
         }),
         create_time: v.create_time().and_then(|t| SystemTime::try_from(*t).ok()),
     }

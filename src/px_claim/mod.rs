@@ -13,7 +13,6 @@
 //! to delete.
 
 pub mod config;
-pub mod turn;
 
 use crate::aws::filter::FilterSpec;
 use crate::aws::instance::{BlockDevice, InstanceInfo};
@@ -25,6 +24,7 @@ use crate::envfile::EnvFile;
 use crate::exit::{bad_input, BadInput};
 use crate::runlock::RunLock;
 use crate::spread::{fnv1a, fnv1a_seeded, pick};
+use crate::turn;
 use crate::wait::Deadline;
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -236,18 +236,10 @@ fn free_slots(t: &Template, vols: &[VolumeInfo]) -> Vec<u32> {
     slots
 }
 
-/// How long after its creation a volume counts as being made by the
-/// instances booting now. Longer than any group's boot, far shorter than a
-/// cluster's life.
-pub const BEING_MADE: Duration = Duration::from_secs(120);
-
-/// None of the template's volumes is older than [`BEING_MADE`]: its
+/// None of the template's volumes is older than [`turn::BEING_MADE`]: its
 /// cluster is being made now (or has no volume yet).
 fn being_made(vols: &[VolumeInfo], now: SystemTime) -> bool {
-    vols.iter().all(|v| {
-        v.create_time
-            .is_some_and(|c| now.duration_since(c).unwrap_or_default() < BEING_MADE)
-    })
+    vols.iter().all(|v| turn::recent(v.create_time, now))
 }
 
 /// What rank `rank` of a group booting together does for template `t`.
@@ -462,7 +454,7 @@ impl Run<'_> {
     }
 
     /// The first look. With a turn, a throttled look is not retried
-    /// with backoff but again at this rank's turn (see turn.rs).
+    /// with backoff but again at this rank's turn (see crate::turn).
     async fn first_look(
         &self,
         turn: Option<&mut turn::Turn>,
@@ -956,6 +948,7 @@ mod tests {
                 device: "/dev/sdf".into(),
                 state: "attached".into(),
                 delete_on_termination: Some(false),
+                attach_time: None,
             }),
             create_time: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000 - age_s)),
         }
@@ -966,7 +959,7 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
         assert!(being_made(&[], now));
         let young = slot_volume("1", "in-use", Some("i-1"), 5);
-        let old = slot_volume("2", "available", None, BEING_MADE.as_secs() + 1);
+        let old = slot_volume("2", "available", None, turn::BEING_MADE.as_secs() + 1);
         assert!(being_made(std::slice::from_ref(&young), now));
         assert!(!being_made(&[young, old], now));
     }

@@ -61,6 +61,9 @@ pub struct Claimer<'a> {
     pub resolver: &'a DeviceResolver,
     pub attachment_limit: u32,
     pub dry_run: bool,
+    /// This instance's rank in its group, when the group is booting
+    /// together: it tries only its own pair (see crate::turn).
+    pub rank: Option<usize>,
 }
 
 impl Claimer<'_> {
@@ -141,6 +144,30 @@ impl Claimer<'_> {
             });
             return Ok(out);
         }
+        let order = match self.rank {
+            None => claim_order(&free, me),
+            Some(rank) => match super::pairs::of_rank(inv, rank) {
+                Some(p) if p.standing(me) == Standing::Free => vec![p],
+                Some(p) => {
+                    log::info!(
+                        "the group is booting together: NodeID {}, this rank's pair, is taken",
+                        p.node_id
+                    );
+                    Vec::new()
+                }
+                None => {
+                    log::info!(
+                        "the group is booting together and its first {} ranks take the {} pairs",
+                        inv.pairs.len(),
+                        inv.pairs.len()
+                    );
+                    Vec::new()
+                }
+            },
+        };
+        if halves.is_empty() && order.is_empty() {
+            return Ok(out);
+        }
         let mut instance = describe_instance(self.ec2, me)
             .await?
             .ok_or_else(|| anyhow!("EC2 does not know this instance, {me}"))?;
@@ -161,7 +188,7 @@ impl Claimer<'_> {
                 None => continue,
             }
         }
-        for pair in claim_order(&free, me) {
+        for pair in order {
             let slots = instance.free_attachment_slots(self.attachment_limit);
             if slots < 2 {
                 return Err(NoCapacity(format!(

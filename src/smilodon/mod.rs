@@ -149,6 +149,9 @@ pub struct AttachReport {
     pub lost_races: Vec<String>,
     pub problems: Vec<Problem>,
     pub pairs_seen: usize,
+    /// This instance's place in its Auto Scaling group, when its group was
+    /// booting together.
+    pub turn: Option<crate::turn::Turn>,
     pub dry_run: bool,
 }
 
@@ -315,6 +318,23 @@ pub async fn attach(cli: &Cli) -> Result<AttachReport> {
     }
     check_held_are_pairs(&inv, &mine_raw, tag, &me)?;
 
+    // A first run in this boot, holding nothing, while every pair is free
+    // or just taken: its group is booting together, and it takes its turn
+    // (the rank-th pair, or none) instead of racing the others for pairs.
+    let holds_some = inv
+        .pairs
+        .iter()
+        .any(|p| matches!(p.standing(&me), Standing::Held | Standing::HalfHeld));
+    let turn = if common.dry_run
+        || cli.env_file.exists()
+        || holds_some
+        || inv.pairs.is_empty()
+        || !pairs::being_made(&inv, std::time::SystemTime::now())
+    {
+        None
+    } else {
+        crate::turn::read(&session).await?
+    };
     let resolver = cli.devices.resolver();
     let claimer = Claimer {
         ec2,
@@ -322,6 +342,7 @@ pub async fn attach(cli: &Cli) -> Result<AttachReport> {
         resolver: &resolver,
         attachment_limit: cli.attachment_limit,
         dry_run: common.dry_run,
+        rank: turn.as_ref().map(|t| t.rank),
     };
     let outcome = deadline
         .run("attaching a pair", claimer.claim(&inv))
@@ -345,6 +366,7 @@ pub async fn attach(cli: &Cli) -> Result<AttachReport> {
         lost_races: outcome.lost,
         problems: inv.problems.clone(),
         pairs_seen: inv.pairs.len(),
+        turn,
         dry_run: common.dry_run,
     };
     let Some(holding) = outcome.holding else {

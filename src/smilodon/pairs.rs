@@ -179,6 +179,30 @@ impl Pair {
     }
 }
 
+/// Every pair is free or had its volume taken within
+/// [`crate::turn::BEING_MADE`]: the group is being made now (its instances
+/// boot together), and each rank has its own pair (see [`of_rank`]).
+pub fn being_made(inv: &Inventory, now: std::time::SystemTime) -> bool {
+    inv.pairs.iter().all(|p| {
+        p.volume
+            .attachment
+            .as_ref()
+            .is_none_or(|a| crate::turn::recent(a.attach_time, now))
+    })
+}
+
+/// Rank `rank`'s pair while the group is being made: the rank-th of all
+/// the pairs, taken or not, by NodeID (numbers by value) — a list every
+/// instance sees alike, whenever it looks.
+pub fn of_rank(inv: &Inventory, rank: usize) -> Option<&Pair> {
+    let mut all: Vec<&Pair> = inv.pairs.iter().collect();
+    all.sort_by(|a, b| {
+        (a.node_id.parse::<u64>().ok(), &a.node_id)
+            .cmp(&(b.node_id.parse::<u64>().ok(), &b.node_id))
+    });
+    all.get(rank).copied()
+}
+
 /// The order in which an instance tries free pairs: all of them, starting
 /// at a place that depends on the instance ID, so that instances booting
 /// together spread over the pairs instead of all racing for the first.
@@ -207,6 +231,7 @@ mod tests {
                 device: "/dev/sdf".into(),
                 state: s.into(),
                 delete_on_termination: None,
+                attach_time: None,
             }),
             create_time: None,
         }
@@ -298,5 +323,45 @@ mod tests {
             p(Some(("i-me", "detaching")), None).standing("i-me"),
             Standing::Taken
         );
+    }
+
+    #[test]
+    fn while_the_group_is_being_made_each_rank_has_its_pair() {
+        let now = std::time::SystemTime::now();
+        let pair = |node: &str, att: Option<(&str, &str)>, age_s: u64| {
+            let mut v = vol(&format!("vol-{node}"), Some(node), att);
+            if let Some(a) = v.attachment.as_mut() {
+                a.attach_time = Some(now - std::time::Duration::from_secs(age_s));
+            }
+            Pair {
+                node_id: node.into(),
+                volume: v,
+                eni: eni(&format!("eni-{node}"), Some(node), None),
+            }
+        };
+        let inv = |pairs: Vec<Pair>| Inventory {
+            pairs,
+            problems: Vec::new(),
+        };
+        let fresh = inv(vec![
+            pair("10", None, 0),
+            pair("2", Some(("i-a", "attached")), 5),
+            pair("1", None, 0),
+        ]);
+        assert!(being_made(&fresh, now));
+        // Numbers by value: 1, 2, 10; taken pairs keep their place.
+        let nodes: Vec<_> = (0..4)
+            .map(|r| of_rank(&fresh, r).map(|p| p.node_id.clone()))
+            .collect();
+        assert_eq!(
+            nodes,
+            [Some("1".into()), Some("2".into()), Some("10".into()), None]
+        );
+        let settled = inv(vec![
+            pair("1", None, 0),
+            pair("2", Some(("i-a", "attached")), 3600),
+        ]);
+        assert!(!being_made(&settled, now));
+        assert!(being_made(&inv(Vec::new()), now));
     }
 }

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 
 /// Twenty instances of one Auto Scaling group at the same time, max-count
 /// 5: exactly five volumes exist, each attached to exactly one instance,
-/// fifteen instances storage-less. They take turns (see px_claim::turn):
+/// fifteen instances storage-less. They take turns (see mooring::turn):
 /// the first five ranks each make and attach their own slot's volume, the
 /// other fifteen decide with their one look — no lost race, no call beyond
 /// what the job needs.

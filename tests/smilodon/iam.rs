@@ -2,7 +2,9 @@
 //! The happy path makes every call the tool makes: half a pair found held
 //! whose volume is then lost to another instance (the ENI is released), a
 //! pair whose ENI is lost (the volume is released), a pair claimed whole,
-//! and DeleteOnTermination found on for its volume and ENI and turned off.
+//! and DeleteOnTermination found on for its volume and ENI and turned off;
+//! then an instance of a group booting together (every pair free or just
+//! taken) reads its group for its turn, and finds its rank's pair taken.
 
 use crate::rig::iam::{prove_least_privilege, refusal};
 use crate::{Fixture, AZ};
@@ -50,6 +52,13 @@ fn happy_path(policy: &Value) -> Result<(), String> {
         run()?;
         assert_eq!(f.volume_delete_on_termination(&pair.volume_id).await, Some(false));
         assert_eq!(f.eni_attachment(&pair.eni_id).await.1, Some(false));
+        let member = f.group_node("smilodon-iam", AZ);
+        let out = member.run(&["--when-none", "idle"]);
+        if out.status.code() != Some(8) {
+            return Err(refusal(&out));
+        }
+        let report = crate::rig::tool::json(&out);
+        assert_eq!(report["turn"]["rank"], 0, "{report}");
         Ok(())
     })
 }

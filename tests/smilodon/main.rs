@@ -116,6 +116,21 @@ impl Fixture {
         Node { inst, tool, dir }
     }
 
+    /// The one instance of a new Auto Scaling group `name` in `az`, its
+    /// metadata tags off (it asks Auto Scaling for its group).
+    pub fn group_node(&self, name: &str, az: &str) -> Node {
+        let inst = self
+            .rig
+            .asg(
+                json!({ "name": name, "size": 1, "az": az, "netns": true, "metadata_tags": false }),
+            )
+            .remove(0);
+        let dir = self.dir.path().join(&inst.id);
+        std::fs::create_dir_all(&dir).unwrap();
+        let tool = Tool::new(BIN, &self.rig, &inst, &dir);
+        Node { inst, tool, dir }
+    }
+
     /// A volume (1 GiB) and an ENI in `az`, both tagged NodeID=`node_id`
     /// and matching the nodes' filters.
     pub async fn pair(&self, node_id: &str, az: &str) -> PairIds {

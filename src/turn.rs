@@ -1,14 +1,16 @@
 //! Taking turns when a whole Auto Scaling group boots at once. Left to
-//! themselves, every instance looks at the cluster's volumes at about the
-//! same moment, sees the same free slots, and they all create and attach
-//! the same few volumes: one wins each, the rest lose, look again and race
-//! again — ten times the calls the job needs, against an EC2 that
-//! throttles per account. Instead each instance reads its group once and
-//! takes its place among the members (its rank, by instance ID: an order
-//! every member computes alike). While the cluster is being made, rank r
-//! owns slot r + 1 (see `fleet_plan`), so no two instances contend,
-//! whatever order their looks come in; later, ranks pick different free
-//! volumes among those they see together.
+//! themselves, every instance looks at the shared resources (px-volume-claim's
+//! volumes, smilodon-attach's pairs) at about the same moment, sees the same
+//! free ones, and they all try the same few: one wins each, the rest lose,
+//! look again and race again — many times the calls the job needs, against
+//! an EC2 that throttles per account. Instead each instance reads its group
+//! once and takes its place among the members (its rank, by instance ID: an
+//! order every member computes alike). While the group is being made (every
+//! resource free or taken in the last two minutes), rank r owns the r-th
+//! resource (px: slot r + 1; smilodon: the r-th pair by NodeID), so no two
+//! instances contend, whatever order their looks come in, and the ranks
+//! beyond the resources decide with their first look; later, ranks pick
+//! different free resources among those they see together.
 //!
 //! The rank also spaces the looks, but only when EC2 says the group is
 //! looking too fast: a first look that is throttled is not retried with
@@ -17,7 +19,7 @@
 //! rank before it — instances that boot spread out never wait.
 //!
 //! An instance in no group, or a rerun in the same boot (it may hold its
-//! volumes already), has no turn.
+//! resources already), has no turn.
 
 use crate::aws::asg;
 use crate::aws::Session;
@@ -32,6 +34,17 @@ pub const STEP: Duration = Duration::from_millis(50);
 
 /// The longest a last rank waits, whatever the group's size.
 pub const LONGEST: Duration = Duration::from_secs(15);
+
+/// How long after it was made, or taken, a resource counts as part of the
+/// group being made now. Longer than any group's boot, far shorter than a
+/// cluster's life.
+pub const BEING_MADE: Duration = Duration::from_secs(120);
+
+/// `at` (a creation or attachment time) lies within [`BEING_MADE`] of
+/// `now`. Unknown times are old.
+pub fn recent(at: Option<std::time::SystemTime>, now: std::time::SystemTime) -> bool {
+    at.is_some_and(|t| now.duration_since(t).unwrap_or_default() < BEING_MADE)
+}
 
 /// This instance's place in its group.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
