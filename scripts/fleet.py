@@ -8,7 +8,8 @@ table (bench/FLEET.md) and a chart of completion over time (bench/FLEET.png).
 
 Scenarios: px-volume-claim (three templates and max-counts over one group);
 smilodon-attach with a fifth as many pairs as instances (no split pair, no
-double claim); ebs-grow check on every instance while a tenth need to grow
+double claim); etcd-member-prepare on clusters of five booting together
+(each agrees on itself; the first runs as real etcd); ebs-grow check on every instance while a tenth need to grow
 (the idle ones must make no call). FLEET_N instances (default 100).
 
 The ideal: the fewest EC2 calls the job needs, and the time EC2's buckets
@@ -37,6 +38,7 @@ MOORING = os.path.join(TARGET, "release", "mooring")
 PX_CLAIM = [MOORING, "px-volume-claim"]
 EBS_GROW = [MOORING, "ebs-grow"]
 SMILODON = [MOORING, "smilodon-attach"]
+ETCD_PREPARE = [MOORING, "etcd-member-prepare"]
 
 # EC2's published request-rate limits (bucket size, refill per second).
 BUCKETS = {"describe": {"size": 100, "refill": 20}, "mutate": {"size": 50, "refill": 5}}
@@ -360,6 +362,104 @@ def smilodon_scenario(n, base):
         rig.close()
 
 
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def etcd_scenario(n, base):
+    """n instances booting together as n/5 etcd clusters of five (found by
+    their etcd-cluster tag): each cluster's five agree on one new cluster
+    of exactly them, and the first cluster's members, started as real etcd
+    from the env files, form a healthy five-member cluster."""
+    import shutil
+
+    rig = Rig(venv_python())
+    procs = []
+    try:
+        size = 5
+        clusters = max(1, n // size)
+        n = clusters * size
+        ports = (free_port(), free_port())
+
+        def prepare(inst, d):
+            argv = [*ETCD_PREPARE, "prepare", "--output", "json", "--initial-size", str(size),
+                    "--data-dir", os.path.join(d, "data"), "--env-file", os.path.join(d, "etcd.env"),
+                    "--peer-port", str(ports[0]), "--client-port", str(ports[1])]
+            return argv, rig.tool_env(inst, d)
+
+        # One cluster of one alone: the floor.
+        solo_inst = rig.instance(tags={"etcd-cluster": "solo"})
+        d = fresh(base, "etcd-solo")
+        argv, env = prepare(solo_inst, d)
+        argv[argv.index("--initial-size") + 1] = "1"
+        solo = timed(argv, env)
+        insts, dirs = [], []
+        for i in range(n):
+            insts.append(rig.instance(tags={"etcd-cluster": f"fleet-{i % clusters}"}))
+            dirs.append(fresh(base, f"etcd-{i}"))
+        rig.control("/_rig/throttle", BUCKETS)
+        rig.control("/_rig/calls", {"clear": True})
+        done = run_all([prepare(inst, d) for inst, d in zip(insts, dirs)], fresh(base, "etcd-logs"))
+        rig.control("/_rig/throttle", {})
+        answer = rig.control("/_rig/calls", {"clear": True})
+
+        def env_of(d):
+            out = {}
+            path = os.path.join(d, "etcd.env")
+            for line in open(path) if os.path.exists(path) else []:
+                if "=" in line and not line.startswith("#"):
+                    k, v = line.rstrip("\n").split("=", 1)
+                    out[k] = v.strip('"')
+            return out
+
+        agree = True
+        for c in range(clusters):
+            members = [(inst, d) for i, (inst, d) in enumerate(zip(insts, dirs)) if i % clusters == c]
+            envs = [env_of(d) for _, d in members]
+            names = sorted(inst["instance_id"] for inst, _ in members)
+            listed = sorted(m.split("=", 1)[0] for m in envs[0].get("ETCD_INITIAL_CLUSTER", "").split(",") if m)
+            agree &= (listed == names
+                      and all(e.get("ETCD_INITIAL_CLUSTER_STATE") == "new" for e in envs)
+                      and len({(e.get("ETCD_INITIAL_CLUSTER"), e.get("ETCD_INITIAL_CLUSTER_TOKEN")) for e in envs}) == 1)
+        # The first cluster for real.
+        first = [(inst, d) for i, (inst, d) in enumerate(zip(insts, dirs)) if i % clusters == 0]
+        for inst, d in first:
+            log = open(os.path.join(d, "etcd.log"), "w")
+            procs.append(subprocess.Popen(
+                ["sh", "-c", f"set -a; . {d}/etcd.env; exec etcd --data-dir {d}/data"], stdout=log, stderr=log))
+        endpoints = ",".join(f"http://{inst['private_ip']}:{ports[1]}" for inst, _ in first)
+        healthy, listed = False, []
+        deadline = time.time() + 90
+        while time.time() < deadline and shutil.which("etcdctl"):
+            out = subprocess.run(["etcdctl", "--endpoints", endpoints, "--command-timeout=3s",
+                                  "member", "list", "-w", "json"], capture_output=True, text=True)
+            if out.returncode == 0:
+                listed = sorted(m.get("name", "") for m in json.loads(out.stdout).get("members", []))
+                health = subprocess.run(["etcdctl", "--endpoints", endpoints, "--command-timeout=3s",
+                                         "endpoint", "health"], capture_output=True, text=True)
+                if health.returncode == 0 and "" not in listed:
+                    healthy = True
+                    break
+            time.sleep(0.5)
+        checks = [
+            (f"each of the {clusters} clusters' five agree on a new cluster of exactly them", agree),
+            ("the first cluster runs as five healthy etcd members",
+             healthy and listed == sorted(inst["instance_id"] for inst, _ in first)),
+        ]
+        # The job's minimum: one look for its peers per instance.
+        return summarise(f"etcd-member-prepare: {n} instances, {clusters} clusters of {size}", n, done,
+                         answer, n, n, 0, solo, checks)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+        rig.close()
+
+
 def chart(results, path):
     """Completion over time: the share of each scenario's instances done."""
     import matplotlib
@@ -391,7 +491,8 @@ def main(out_path):
     if os.environ.get("FLEET_KEEP"):  # FLEET_KEEP=1: keep every instance's log
         print(f"logs in {base}", file=sys.stderr)
     try:
-        results = [px_scenario(n, base), smilodon_scenario(n, base), ebs_grow_scenario(n, base)]
+        results = [px_scenario(n, base), smilodon_scenario(n, base), etcd_scenario(n, base),
+                   ebs_grow_scenario(n, base)]
     finally:
         if not os.environ.get("FLEET_KEEP"):
             subprocess.run(["rm", "-rf", base])

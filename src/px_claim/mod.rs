@@ -245,7 +245,7 @@ fn being_made(vols: &[VolumeInfo], now: SystemTime) -> bool {
 /// What rank `rank` of a group booting together does for template `t`.
 #[derive(Debug, PartialEq)]
 enum FleetPlan {
-    Attach(VolumeInfo),
+    Attach(Box<VolumeInfo>),
     Create(u32),
     /// Nothing for this rank, and why.
     None(String),
@@ -272,7 +272,7 @@ fn fleet_plan(t: &Template, vols: &[VolumeInfo], rank: usize, az: &str) -> Fleet
         Some(v)
             if v.attachment.is_none() && v.state == "available" && v.availability_zone == az =>
         {
-            FleetPlan::Attach(v.clone())
+            FleetPlan::Attach(Box::new(v.clone()))
         }
         Some(v) if v.attachment.is_none() && v.state == "creating" => FleetPlan::Create(slot),
         Some(v) => FleetPlan::None(format!(
@@ -984,7 +984,7 @@ mod tests {
         let made = [slot_volume("2", "available", None, 1)];
         assert_eq!(
             fleet_plan(&t, &made, 1, az),
-            FleetPlan::Attach(made[0].clone())
+            FleetPlan::Attach(Box::new(made[0].clone()))
         );
         assert_eq!(fleet_plan(&t, &made, 0, az), FleetPlan::Create(1));
         assert!(matches!(fleet_plan(&t, &made, 5, az), FleetPlan::None(_)));
