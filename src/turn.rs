@@ -88,6 +88,13 @@ pub fn wait_of(rank: usize, members: usize, longest: Duration) -> Duration {
     step * rank as u32
 }
 
+/// How long an instance that has no rank yet waits after a throttled first
+/// look: a share of `longest` fixed by its instance ID, so that the
+/// instances throttled together look again spread out.
+pub fn unranked_wait(me: &str, longest: Duration) -> Duration {
+    longest.mul_f64((crate::spread::fnv1a(me.as_bytes()) % 1000) as f64 / 1000.0)
+}
+
 /// `me`'s rank among the group's members (by instance ID, an order every
 /// member computes alike). An instance not listed yet (Auto Scaling is
 /// eventually consistent) comes after all the listed ones.
@@ -151,5 +158,16 @@ mod tests {
         assert_eq!(wait_of(999, 1000, longest), longest / 999 * 999);
         assert!(wait_of(999, 1000, longest) <= longest);
         assert_eq!(wait_of(5, 10, Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn unranked_waits_are_stable_spread_and_bounded() {
+        let longest = Duration::from_secs(3);
+        assert_eq!(unranked_wait("i-1", longest), unranked_wait("i-1", longest));
+        let waits: std::collections::BTreeSet<_> = (0..50)
+            .map(|i| unranked_wait(&format!("i-{i:04x}"), longest))
+            .collect();
+        assert!(waits.len() > 40, "{waits:?}");
+        assert!(waits.iter().all(|w| *w < longest));
     }
 }

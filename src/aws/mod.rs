@@ -108,6 +108,20 @@ impl Aws {
     }
 }
 
+impl Aws {
+    /// An EC2 client like `ec2` that asks once: a throttled answer comes
+    /// back as the error (see [`is_throttled`]) instead of being retried
+    /// with backoff, for a first look whose caller has a better wait than
+    /// the adaptive rate limiter, which starts every process with no
+    /// history and falls to a crawl after one throttle (see crate::turn).
+    pub fn ec2_single_attempt(&self) -> aws_sdk_ec2::Client {
+        let config = aws_sdk_ec2::config::Builder::from(&self.sdk_config)
+            .retry_config(RetryConfig::disabled())
+            .build();
+        aws_sdk_ec2::Client::from_conf(config)
+    }
+}
+
 /// One run's view of its instance: who it is (IMDS, read once) and how to
 /// reach AWS. Made only when a run needs AWS, so that idle paths make no
 /// call at all.

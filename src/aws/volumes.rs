@@ -105,36 +105,6 @@ pub async fn describe_volumes(ec2: &Client, filters: &[FilterSpec]) -> Result<Ve
     Ok(out)
 }
 
-/// As [`describe_volumes`], each page asked once: a throttled answer comes
-/// back as the error (see [`super::is_throttled`]) instead of being retried
-/// with backoff, for a caller that has a better wait than backoff.
-pub async fn describe_volumes_once(
-    ec2: &Client,
-    filters: &[FilterSpec],
-) -> Result<Vec<VolumeInfo>> {
-    let mut out = Vec::new();
-    let mut token = None;
-    loop {
-        let page = ec2
-            .describe_volumes()
-            .set_filters(Some(filters.iter().map(FilterSpec::to_ec2).collect()))
-            .set_next_token(token)
-            .customize()
-            .config_override(
-                aws_sdk_ec2::config::Builder::default()
-                    .retry_config(aws_config::retry::RetryConfig::disabled()),
-            )
-            .send()
-            .await
-            .map_err(|e| AwsError::new("DescribeVolumes", describe_filters(filters), e))?;
-        out.extend(page.volumes().iter().map(info_of));
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(out);
-        }
-    }
-}
-
 /// Filters as an error message names them.
 pub(crate) fn describe_filters(filters: &[FilterSpec]) -> String {
     let parts: Vec<String> = filters

@@ -463,7 +463,8 @@ impl Run<'_> {
             return self.cluster_volumes().await;
         };
         let filters = [FilterSpec::tag(CLUSTER_TAG, self.cluster)];
-        match volumes::describe_volumes_once(self.ec2(), &filters).await {
+        let once = self.session.aws.ec2_single_attempt();
+        match volumes::describe_volumes(&once, &filters).await {
             Ok(vols) => Ok(self.by_template(vols)),
             Err(e) if crate::aws::is_throttled(&e) => {
                 turn.wait(&self.deadline).await;
@@ -536,15 +537,9 @@ impl Run<'_> {
                         }
                     }
                     FleetPlan::Create(slot) => {
-                        if let Some(v) = self
-                            .create(t, slot)
-                            .await?
-                            .filter(|v| v.attachment.is_none() || v.attached_to(self.me))
-                        {
-                            if let Some(device) = self.attach(&v).await? {
-                                out.outcome = "created".into();
-                                return self.finish(out, &v, Some(device)).await;
-                            }
+                        if let Some((v, device)) = self.create_and_attach(t, slot).await? {
+                            out.outcome = "created".into();
+                            return self.finish(out, &v, Some(device)).await;
                         }
                     }
                     FleetPlan::None(why) => {
@@ -586,21 +581,13 @@ impl Run<'_> {
                     }
                 }
                 // 3. A new volume in a free slot.
-                // The slot's volume may come back already attached to the
-                // instance that made it first: no attach to lose then.
                 let slots = free_slots(t, &vols);
                 let Some(&slot) = pick(&slots, self.me, self.rank) else {
                     break;
                 };
-                if let Some(v) = self
-                    .create(t, slot)
-                    .await?
-                    .filter(|v| v.attachment.is_none() || v.attached_to(self.me))
-                {
-                    if let Some(device) = self.attach(&v).await? {
-                        out.outcome = "created".into();
-                        return self.finish(out, &v, Some(device)).await;
-                    }
+                if let Some((v, device)) = self.create_and_attach(t, slot).await? {
+                    out.outcome = "created".into();
+                    return self.finish(out, &v, Some(device)).await;
                 }
             } else if !waited && out.count_before >= max {
                 // 4. At the limit before this run began: a volume held by an
@@ -764,6 +751,25 @@ impl Run<'_> {
             availability_zone: self.az.to_string(),
             tags,
         }
+    }
+
+    /// Create slot `slot`'s volume and attach it: the volume and its
+    /// device name, or `None` when another instance got it. The slot's
+    /// volume may come back already attached to the instance that made it
+    /// first: no attach to lose then.
+    async fn create_and_attach(
+        &self,
+        t: &Template,
+        slot: u32,
+    ) -> Result<Option<(VolumeInfo, String)>> {
+        let Some(v) = self
+            .create(t, slot)
+            .await?
+            .filter(|v| v.attachment.is_none() || v.attached_to(self.me))
+        else {
+            return Ok(None);
+        };
+        Ok(self.attach(&v).await?.map(|device| (v, device)))
     }
 
     /// Create (or be handed, by its ClientToken) the volume of free slot

@@ -289,12 +289,35 @@ pub async fn attach(cli: &Cli) -> Result<AttachReport> {
     filters.push(FilterSpec::new("tag-key", [tag.as_str()]));
     filters.push(FilterSpec::new("availability-zone", [az.as_str()]));
     let ec2 = session.ec2();
+    let look = |client: aws_sdk_ec2::Client| {
+        let filters = &filters;
+        async move {
+            tokio::try_join!(
+                describe_volumes(&client, filters),
+                describe_enis(&client, filters)
+            )
+        }
+    };
+    // A first run in this boot looks once; if EC2 throttles it (a whole
+    // group booting), it looks again after a wait of its own instead of
+    // the adaptive backoff's crawl (see crate::turn).
+    let first_run = !common.dry_run && !cli.env_file.exists();
     let (vols, nics) = deadline
         .run("volumes and ENIs with a NodeID", async {
-            tokio::try_join!(
-                describe_volumes(ec2, &filters),
-                describe_enis(ec2, &filters)
-            )
+            if first_run {
+                match look(session.aws.ec2_single_attempt()).await {
+                    Err(e) if crate::aws::is_throttled(&e) => {
+                        let wait = crate::turn::unranked_wait(&me, Duration::from_secs(3));
+                        log::info!(
+                            "EC2 is throttling the group's looks: looking again in {:.2} s",
+                            wait.as_secs_f64()
+                        );
+                        tokio::time::sleep(wait).await;
+                    }
+                    other => return other,
+                }
+            }
+            look(ec2.clone()).await
         })
         .await?;
     let mine_raw: Vec<(String, String)> = vols
@@ -325,8 +348,7 @@ pub async fn attach(cli: &Cli) -> Result<AttachReport> {
         .pairs
         .iter()
         .any(|p| matches!(p.standing(&me), Standing::Held | Standing::HalfHeld));
-    let turn = if common.dry_run
-        || cli.env_file.exists()
+    let turn = if !first_run
         || holds_some
         || inv.pairs.is_empty()
         || !pairs::being_made(&inv, std::time::SystemTime::now())
