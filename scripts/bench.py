@@ -15,7 +15,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "rig"))
-from rigctl import Rig, venv_python  # noqa: E402
+from rigctl import Rig, ebs_grow_scratch, venv_python  # noqa: E402
 
 TARGET = os.environ.get("CARGO_TARGET_DIR", "target")
 EBS_GROW = os.path.join(TARGET, "release", "ebs-grow")
@@ -48,15 +48,7 @@ class Mount:
         self.rig = rig
         self.inst = rig.instance()
         self.base = tempfile.mkdtemp(prefix="mooring-bench-", dir="/var/tmp")
-        self.mp = os.path.join(self.base, "scratch")
-        config = os.path.join(self.base, "ebs-grow.json")
-        with open(config, "w") as f:
-            json.dump({"mountpoint": self.mp, "initial_size_gib": 1, "size_ladder_gib": [[0, 1]],
-                       "min_free_gib": 0, "fstab": os.path.join(self.base, "fstab"),
-                       "state_dir": os.path.join(self.base, "state")}, f)
-        self.env = rig.tool_env(self.inst, self.base)
-        self.env["EBS_GROW_CONFIG"] = config
-        rig.mounts.append(self.mp)
+        self.mp, self.env = ebs_grow_scratch(rig, self.base, self.inst)
         rig.dirs.append(self.base)
         out = subprocess.run([EBS_GROW, "init", "-q"], env=self.env, capture_output=True, text=True)
         if out.returncode != 0:

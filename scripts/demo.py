@@ -6,14 +6,13 @@ volumes) gets a btrfs /scratch from `ebs-grow init`; the demo fills it past
 the threshold, `ebs-grow check` adds a volume, and usage is printed before
 and after. Then an idle check (no AWS call) and a teardown."""
 
-import json
 import os
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "rig"))
-from rigctl import Rig, venv_python  # noqa: E402
+from rigctl import Rig, ebs_grow_scratch, venv_python  # noqa: E402
 
 BIN = os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "debug", "ebs-grow")
 
@@ -31,14 +30,7 @@ def main():
     rig = Rig(venv_python())
     inst = rig.instance(tags={"Name": "demo"})
     base = tempfile.mkdtemp(prefix="mooring-demo-", dir="/var/tmp")
-    mp = os.path.join(base, "scratch")
-    config = os.path.join(base, "ebs-grow.json")
-    with open(config, "w") as f:
-        json.dump({"mountpoint": mp, "initial_size_gib": 1, "size_ladder_gib": [[0, 1]],
-                   "min_free_gib": 0, "fstab": os.path.join(base, "fstab"),
-                   "state_dir": os.path.join(base, "state")}, f)
-    env = rig.tool_env(inst, base)
-    env["EBS_GROW_CONFIG"] = config
+    mp, env = ebs_grow_scratch(rig, base, inst)
 
     def ebs_grow(*args):
         print(f"\n$ ebs-grow {' '.join(args)}", flush=True)
@@ -47,7 +39,6 @@ def main():
             sys.exit(f"ebs-grow {args[0]} exited {out.returncode}")
 
     print(f"simulated instance {inst['instance_id']} in {inst['az']} (moto + IMDSv2 + loop devices)")
-    rig.mounts.append(mp)
     rig.dirs.append(base)
     ebs_grow("init")
     print(f"\n/scratch after init: {df(mp)}")

@@ -30,7 +30,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "rig"))
-from rigctl import Rig, venv_python  # noqa: E402
+from rigctl import Rig, ebs_grow_scratch, venv_python  # noqa: E402
 
 TARGET = os.environ.get("CARGO_TARGET_DIR", "target")
 # What the packages ship: the one program, run as the tool.
@@ -230,19 +230,9 @@ def ebs_grow_scenario(n, base):
         grows = [i % 10 == 0 for i in range(n)]
         growing = sum(grows)
 
-        def instance(name, inst=None):
-            inst = inst or rig.instance()
-            d = fresh(base, name)
-            mp = os.path.join(d, "scratch")
-            config = os.path.join(d, "ebs-grow.json")
-            with open(config, "w") as f:
-                json.dump({"mountpoint": mp, "initial_size_gib": 1, "size_ladder_gib": [[0, 1]],
-                           "min_free_gib": 0, "fstab": os.path.join(d, "fstab"),
-                           "state_dir": os.path.join(d, "state")}, f)
-            env = rig.tool_env(inst, d)
-            env["EBS_GROW_CONFIG"] = config
-            rig.mounts.append(mp)
-            return inst, mp, env
+        def instance(name):
+            inst = rig.instance()
+            return (inst, *ebs_grow_scratch(rig, fresh(base, name), inst))
 
         def init_and_fill(mp, env):
             timed([*EBS_GROW, "init", "-q"], env)

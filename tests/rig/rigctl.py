@@ -84,6 +84,22 @@ class Rig:
             shutil.rmtree(d, ignore_errors=True)
 
 
+def ebs_grow_scratch(rig, base, inst):
+    """ebs-grow configured on simulated instance `inst` for a btrfs mount
+    base/scratch, with the small sizes the scripts use (1 GiB volumes): the
+    mountpoint and the tool's environment. The mount goes on close."""
+    mp = os.path.join(base, "scratch")
+    config = os.path.join(base, "ebs-grow.json")
+    with open(config, "w") as f:
+        json.dump({"mountpoint": mp, "initial_size_gib": 1, "size_ladder_gib": [[0, 1]],
+                   "min_free_gib": 0, "fstab": os.path.join(base, "fstab"),
+                   "state_dir": os.path.join(base, "state")}, f)
+    env = rig.tool_env(inst, base)
+    env["EBS_GROW_CONFIG"] = config
+    rig.mounts.append(mp)
+    return mp, env
+
+
 def venv_python():
     python = os.environ.get("MOORING_TEST_PYTHON", "/var/tmp/mooring-venv/bin/python3")
     if not os.path.exists(python):
