@@ -454,7 +454,8 @@ impl Run<'_> {
     }
 
     /// The first look. With a turn, a throttled look is not retried
-    /// with backoff but again at this rank's turn (see crate::turn).
+    /// with backoff but again at this rank's turn (see crate::turn); any
+    /// other failure is asked again with the SDK's retries.
     async fn first_look(
         &self,
         turn: Option<&mut turn::Turn>,
@@ -466,11 +467,14 @@ impl Run<'_> {
         let once = self.session.aws.ec2_single_attempt();
         match volumes::describe_volumes(&once, &filters).await {
             Ok(vols) => Ok(self.by_template(vols)),
-            Err(e) if crate::aws::is_throttled(&e) => {
-                turn.wait(&self.deadline).await;
+            Err(e) => {
+                if crate::aws::is_throttled(&e) {
+                    turn.wait(&self.deadline).await;
+                }
+                // Anything else (a timeout behind a busy endpoint, a 500)
+                // gets the SDK's retries at once.
                 self.cluster_volumes().await
             }
-            Err(e) => Err(e),
         }
     }
 

@@ -306,6 +306,7 @@ pub async fn attach(cli: &Cli) -> Result<AttachReport> {
         .run("volumes and ENIs with a NodeID", async {
             if first_run {
                 match look(session.aws.ec2_single_attempt()).await {
+                    Ok(found) => return Ok(found),
                     Err(e) if crate::aws::is_throttled(&e) => {
                         let wait = crate::turn::unranked_wait(&me, Duration::from_secs(3));
                         log::info!(
@@ -314,7 +315,9 @@ pub async fn attach(cli: &Cli) -> Result<AttachReport> {
                         );
                         tokio::time::sleep(wait).await;
                     }
-                    other => return other,
+                    // Anything else (a timeout behind a busy endpoint, a
+                    // 500) gets the SDK's retries at once.
+                    Err(e) => log::debug!("first look failed ({e:#}); looking again with retries"),
                 }
             }
             look(ec2.clone()).await

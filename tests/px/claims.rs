@@ -371,3 +371,25 @@ async fn a_throttled_group_looks_again_at_its_turns() {
     let storageless = reports.iter().filter(|r| r["storageless"] == true).count();
     assert_eq!(storageless, 7, "{reports:?}");
 }
+
+/// A group member's first look is asked once (a throttled one waits for
+/// the rank's turn): any other failure, here a 500, is asked again at once
+/// with the SDK's retries, and the claim goes on.
+#[tokio::test]
+async fn a_first_look_that_fails_otherwise_is_retried() {
+    let f = Fixture::new();
+    let template = f.template().await;
+    let node = f.node_for(
+        f.rig
+            .asg(json!({ "name": "px-500", "size": 1, "az": AZ }))
+            .remove(0),
+    );
+    f.rig.faults(json!([
+        {"match": "DescribeVolumes", "times": 1, "fault": "error500"},
+    ]));
+    let r = node.ok(&strs(&flags(&[(&template, 1)])));
+    assert_eq!(r["templates"][0]["outcome"], "created", "{r}");
+    assert_eq!(r["turn"]["rank"], 0, "{r}");
+    let (calls, fired) = f.rig.calls(true);
+    assert_eq!(fired, 1, "{calls:?}");
+}
