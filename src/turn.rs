@@ -108,6 +108,27 @@ pub fn rank_of(me: &str, members: &[String]) -> (usize, usize) {
     }
 }
 
+/// A group member's first look: `look` asked once, through an EC2 client
+/// without retries. If EC2 throttles it, `wait` (the instance's turn) runs
+/// and the look is asked again with the SDK's retries; any other failure
+/// (a timeout behind a busy endpoint, a 500) is asked again at once.
+pub async fn first_look<T, F, Fut>(
+    aws: &crate::aws::Aws,
+    look: F,
+    wait: impl std::future::Future<Output = ()>,
+) -> Result<T>
+where
+    F: Fn(aws_sdk_ec2::Client) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    match look(aws.ec2_single_attempt()).await {
+        Ok(found) => return Ok(found),
+        Err(e) if crate::aws::is_throttled(&e) => wait.await,
+        Err(e) => log::debug!("first look failed ({e:#}); looking again with retries"),
+    }
+    look(aws.ec2.clone()).await
+}
+
 /// This instance's turn in its group; `None` when it is in none.
 pub async fn read(session: &Session) -> Result<Option<Turn>> {
     let client = aws_sdk_autoscaling::Client::new(&session.aws.sdk_config);

@@ -109,8 +109,8 @@ pub struct ClaimReport {
     pub instance_id: String,
     pub cluster_id: String,
     pub storageless: bool,
-    /// This instance's place in its Auto Scaling group, when it waited
-    /// for its turn.
+    /// This instance's place in its Auto Scaling group, on a first run in
+    /// this boot of an instance in a group.
     pub turn: Option<turn::Turn>,
     pub templates: Vec<Claimed>,
     pub env_file: Option<PathBuf>,
@@ -330,9 +330,9 @@ pub async fn claim(cli: &Cli) -> Result<ClaimReport> {
     let me = session.instance_id().to_string();
     let az = session.identity.availability_zone.clone();
     let _lock = RunLock::acquire(&common.run_dir.join("px-volume-claim.lock"), &deadline).await?;
-    // A first run in this boot waits for its turn in its group; a rerun
-    // (its env file is there) may hold its volumes already: it looks at
-    // once, and a dry run never waits.
+    // A first run in this boot takes its place in its group (see
+    // crate::turn); a rerun (its env file is there) may hold its volumes
+    // already, and a dry run changes nothing: they have no turn.
     let mut turn = if common.dry_run || cli.env_file.exists() {
         None
     } else {
@@ -453,9 +453,8 @@ impl Run<'_> {
         out
     }
 
-    /// The first look. With a turn, a throttled look is not retried
-    /// with backoff but again at this rank's turn (see crate::turn); any
-    /// other failure is asked again with the SDK's retries.
+    /// The first look. With a turn, a throttled look is asked again at
+    /// this rank's turn rather than with backoff (see crate::turn).
     async fn first_look(
         &self,
         turn: Option<&mut turn::Turn>,
@@ -464,18 +463,14 @@ impl Run<'_> {
             return self.cluster_volumes().await;
         };
         let filters = [FilterSpec::tag(CLUSTER_TAG, self.cluster)];
-        let once = self.session.aws.ec2_single_attempt();
-        match volumes::describe_volumes(&once, &filters).await {
-            Ok(vols) => Ok(self.by_template(vols)),
-            Err(e) => {
-                if crate::aws::is_throttled(&e) {
-                    turn.wait(&self.deadline).await;
-                }
-                // Anything else (a timeout behind a busy endpoint, a 500)
-                // gets the SDK's retries at once.
-                self.cluster_volumes().await
-            }
-        }
+        let filters = &filters;
+        let vols = turn::first_look(
+            &self.session.aws,
+            |ec2| async move { volumes::describe_volumes(&ec2, filters).await },
+            turn.wait(&self.deadline),
+        )
+        .await?;
+        Ok(self.by_template(vols))
     }
 
     async fn refresh(&self, template: &str) -> Result<Vec<VolumeInfo>> {

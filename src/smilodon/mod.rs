@@ -302,25 +302,21 @@ pub async fn attach(cli: &Cli) -> Result<AttachReport> {
     // group booting), it looks again after a wait of its own instead of
     // the adaptive backoff's crawl (see crate::turn).
     let first_run = !common.dry_run && !cli.env_file.exists();
+    let throttled = async {
+        let wait = crate::turn::unranked_wait(&me, Duration::from_secs(3));
+        log::info!(
+            "EC2 is throttling the group's looks: looking again in {:.2} s",
+            wait.as_secs_f64()
+        );
+        tokio::time::sleep(wait).await;
+    };
     let (vols, nics) = deadline
         .run("volumes and ENIs with a NodeID", async {
             if first_run {
-                match look(session.aws.ec2_single_attempt()).await {
-                    Ok(found) => return Ok(found),
-                    Err(e) if crate::aws::is_throttled(&e) => {
-                        let wait = crate::turn::unranked_wait(&me, Duration::from_secs(3));
-                        log::info!(
-                            "EC2 is throttling the group's looks: looking again in {:.2} s",
-                            wait.as_secs_f64()
-                        );
-                        tokio::time::sleep(wait).await;
-                    }
-                    // Anything else (a timeout behind a busy endpoint, a
-                    // 500) gets the SDK's retries at once.
-                    Err(e) => log::debug!("first look failed ({e:#}); looking again with retries"),
-                }
+                crate::turn::first_look(&session.aws, look, throttled).await
+            } else {
+                look(ec2.clone()).await
             }
-            look(ec2.clone()).await
         })
         .await?;
     let mine_raw: Vec<(String, String)> = vols
