@@ -88,6 +88,22 @@ pub fn wait_of(rank: usize, members: usize, longest: Duration) -> Duration {
     step * rank as u32
 }
 
+/// The longest an instance without a rank waits after a throttled first
+/// look: the instances that EC2 throttled together (the tail of a group's
+/// boot, at most a few dozen beyond the bucket) look again spread over it,
+/// fewer per second than the describe bucket refills.
+pub const UNRANKED_LONGEST: Duration = Duration::from_secs(3);
+
+/// The wait of an instance that has no rank (see [`unranked_wait`]).
+pub async fn wait_unranked(me: &str) {
+    let wait = unranked_wait(me, UNRANKED_LONGEST);
+    log::info!(
+        "EC2 is throttling the group's looks: looking again in {:.2} s",
+        wait.as_secs_f64()
+    );
+    tokio::time::sleep(wait).await;
+}
+
 /// How long an instance that has no rank yet waits after a throttled first
 /// look: a share of `longest` fixed by its instance ID, so that the
 /// instances throttled together look again spread out.
@@ -108,12 +124,20 @@ pub fn rank_of(me: &str, members: &[String]) -> (usize, usize) {
     }
 }
 
+/// How many times a first look is asked again, once each after waits of
+/// its own, before the SDK's retries take over.
+pub const LOOKS_AGAIN: u32 = 3;
+
 /// A group member's first look: `look` asked once, through an EC2 client
 /// without retries. If EC2 throttles it, `wait` (the instance's turn) runs
-/// and the look is asked again with the SDK's retries; any other failure
-/// (a timeout behind a busy endpoint, a 500) is asked again at once.
+/// and the look is asked once more; throttled again (the tail of a group
+/// whose looks EC2 still cannot serve), it waits its own share of a window
+/// that doubles each time ([`unranked_wait`] over 3, then 6 s), then the
+/// look is asked with the SDK's retries. Any other failure (a timeout
+/// behind a busy endpoint, a 500) is asked again at once with retries.
 pub async fn first_look<T, F, Fut>(
     aws: &crate::aws::Aws,
+    me: &str,
     look: F,
     wait: impl std::future::Future<Output = ()>,
 ) -> Result<T>
@@ -121,10 +145,29 @@ where
     F: Fn(aws_sdk_ec2::Client) -> Fut,
     Fut: std::future::Future<Output = Result<T>>,
 {
-    match look(aws.ec2_single_attempt()).await {
-        Ok(found) => return Ok(found),
-        Err(e) if crate::aws::is_throttled(&e) => wait.await,
-        Err(e) => log::debug!("first look failed ({e:#}); looking again with retries"),
+    let single = aws.ec2_single_attempt();
+    let mut wait = Some(wait);
+    for again in 0..=LOOKS_AGAIN {
+        match look(single.clone()).await {
+            Ok(found) => return Ok(found),
+            Err(e) if crate::aws::is_throttled(&e) && again < LOOKS_AGAIN => match wait.take() {
+                Some(turn) => turn.await,
+                None => {
+                    let window = UNRANKED_LONGEST * (1 << (again - 1));
+                    let wait = unranked_wait(&format!("{me}/{again}"), window);
+                    log::info!(
+                        "EC2 throttled this look again: looking again in {:.2} s",
+                        wait.as_secs_f64()
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+            },
+            Err(e) if crate::aws::is_throttled(&e) => break,
+            Err(e) => {
+                log::debug!("first look failed ({e:#}); looking again with retries");
+                break;
+            }
+        }
     }
     look(aws.ec2.clone()).await
 }

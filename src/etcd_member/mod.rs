@@ -333,11 +333,31 @@ fn validate_cluster_name(name: &str) -> Result<()> {
 impl Setup {
     /// The peers, by tag or from the group (one DescribeInstances).
     async fn discover(&self, o: &Options) -> Result<Vec<Peer>> {
+        self.discover_with(self.session.ec2(), o).await
+    }
+
+    /// The first look of an instance that is not a member yet: when the
+    /// whole group boots, EC2 may throttle the tail of it; such a look
+    /// waits a time of its own instead of the SDK's backoff (see
+    /// crate::turn).
+    async fn first_discover(&self, o: &Options) -> Result<Vec<Peer>> {
+        let look = |ec2: aws_sdk_ec2::Client| async move { self.discover_with(&ec2, o).await };
+        crate::turn::first_look(
+            &self.session.aws,
+            &self.me.name,
+            look,
+            crate::turn::wait_unranked(&self.me.name),
+        )
+        .await
+    }
+
+    async fn discover_with(&self, ec2: &aws_sdk_ec2::Client, o: &Options) -> Result<Vec<Peer>> {
         match &self.group {
-            Some(g) => peers::discover_group(&self.session, g, &o.filters).await,
+            Some(g) => peers::discover_group(&self.session, ec2, g, &o.filters).await,
             None => {
                 peers::discover(
                     &self.session,
+                    ec2,
                     &o.cluster_tag,
                     &self.cluster_name,
                     &o.filters,
@@ -380,7 +400,12 @@ pub async fn prepare(common: &CommonArgs, o: &Options) -> Result<PrepareReport> 
     let lock_path = common.run_dir.join("etcd-member-prepare.lock");
     let _lock = RunLock::acquire(&lock_path, &s.deadline).await?;
     let tls = cluster::tls_options(o)?;
-    let mut peers = s.discover(o).await?;
+    let new_member = !common.dry_run && !o.data_dir.join("member").exists();
+    let mut peers = if new_member {
+        s.first_discover(o).await?
+    } else {
+        s.discover(o).await?
+    };
     let mut cluster = Cluster::find(&s.others(&peers, o), tls.clone()).await;
     let mut report = PrepareReport {
         name: s.me.name.clone(),

@@ -18,6 +18,7 @@ pub struct Peer {
 /// ID), so that every instance computes the same order.
 pub async fn discover(
     session: &Session,
+    ec2: &aws_sdk_ec2::Client,
     tag_key: &str,
     cluster: &str,
     extra: &[String],
@@ -27,18 +28,18 @@ pub async fn discover(
         FilterSpec::new("instance-state-name", ["pending", "running"]),
     ];
     filters.extend(filter::parse_all(extra)?);
-    describe_peers(session, &filters, &format!("tag:{tag_key}={cluster}")).await
+    describe_peers(session, ec2, &filters, &format!("tag:{tag_key}={cluster}")).await
 }
 
 /// Instances matching `filters`, this instance always among them, oldest
 /// first (ties by ID): one paginated DescribeInstances.
 async fn describe_peers(
     session: &Session,
+    ec2: &aws_sdk_ec2::Client,
     filters: &[FilterSpec],
     what: &str,
 ) -> Result<Vec<Peer>> {
-    let mut pages = session
-        .ec2()
+    let mut pages = ec2
         .describe_instances()
         .set_filters(Some(filters.iter().map(FilterSpec::to_ec2).collect()))
         .into_paginator()
@@ -148,6 +149,7 @@ pub async fn my_group(session: &Session) -> Result<Group> {
 /// [`discover`].
 pub async fn discover_group(
     session: &Session,
+    ec2: &aws_sdk_ec2::Client,
     group: &Group,
     extra: &[String],
 ) -> Result<Vec<Peer>> {
@@ -156,5 +158,5 @@ pub async fn discover_group(
         FilterSpec::new("instance-state-name", ["pending", "running"]),
     ];
     filters.extend(filter::parse_all(extra)?);
-    describe_peers(session, &filters, &format!("group {}", group.name)).await
+    describe_peers(session, ec2, &filters, &format!("group {}", group.name)).await
 }

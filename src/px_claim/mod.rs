@@ -466,6 +466,7 @@ impl Run<'_> {
         let filters = &filters;
         let vols = turn::first_look(
             &self.session.aws,
+            self.session.instance_id(),
             |ec2| async move { volumes::describe_volumes(&ec2, filters).await },
             turn.wait(&self.deadline),
         )

@@ -302,18 +302,11 @@ pub async fn attach(cli: &Cli) -> Result<AttachReport> {
     // group booting), it looks again after a wait of its own instead of
     // the adaptive backoff's crawl (see crate::turn).
     let first_run = !common.dry_run && !cli.env_file.exists();
-    let throttled = async {
-        let wait = crate::turn::unranked_wait(&me, Duration::from_secs(3));
-        log::info!(
-            "EC2 is throttling the group's looks: looking again in {:.2} s",
-            wait.as_secs_f64()
-        );
-        tokio::time::sleep(wait).await;
-    };
+    let throttled = crate::turn::wait_unranked(&me);
     let (vols, nics) = deadline
         .run("volumes and ENIs with a NodeID", async {
             if first_run {
-                crate::turn::first_look(&session.aws, look, throttled).await
+                crate::turn::first_look(&session.aws, &me, look, throttled).await
             } else {
                 look(ec2.clone()).await
             }

@@ -1,4 +1,4 @@
-use crate::rig::tool::describe;
+use crate::rig::tool::{describe, json};
 use crate::Fixture;
 use serde_json::json;
 
@@ -106,6 +106,37 @@ async fn bootstrap_waits_for_the_expected_peers() {
         describe(&out)
     );
     assert!(!f.nodes[0].env_file().exists(), "an env file was written");
+}
+
+/// A new member whose look at its peers EC2 throttles (the tail of a
+/// group booting at once) asks again once after each wait of its own —
+/// three times — then with the SDK's retries: five DescribeInstances in
+/// all, four of them throttled, and it still bootstraps.
+#[tokio::test]
+async fn a_throttled_first_look_asks_again_after_waits_of_its_own() {
+    let mut f = Fixture::new("throttled", 1);
+    f.launch();
+    f.rig.calls(true);
+    f.rig.faults(json!([
+        {"match": "DescribeInstances", "times": 4, "fault": "throttle"},
+    ]));
+    let out = f.run(0, "prepare", &[]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(json(&out)["decision"], "new");
+    let (calls, fired) = f.rig.calls(true);
+    assert_eq!(fired, 4, "{calls:?}");
+    assert_eq!(
+        calls.iter().filter(|c| *c == "DescribeInstances").count(),
+        5,
+        "{calls:?}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("looking again in").count(),
+        3,
+        "{}",
+        describe(&out)
+    );
 }
 
 /// A cluster name from a hostile tag is refused with exit 2, and nothing

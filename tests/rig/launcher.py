@@ -929,8 +929,10 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
     def control(self, method, body):
         try:
             req = json.loads(body) if body else {}
-            # A control request may change moto's state behind its API.
-            forget_group_reads()
+            # A control request may change moto's state behind its API;
+            # reading the calls does not.
+            if self.path != "/_rig/calls":
+                forget_state_reads()
             # Handlers take LOCK themselves: some call moto over HTTP, whose
             # requests take LOCK in another thread.
             result = CONTROL[self.path](req)
@@ -1143,12 +1145,13 @@ def ctl_calls(req):
 
 def _ctl_calls(req):
     calls = list(CALLS)
-    busy = BUSY[0]
+    busy, hits = BUSY[0], STATE_READ_HITS[0]
     if req.get("clear"):
         CALLS.clear()
         BUSY[0] = 0.0
+        STATE_READ_HITS[0] = 0
     fired = sum(r.get("fired", 0) for r in RULES)
-    return {"calls": calls, "faults_fired": fired, "busy_seconds": busy}
+    return {"calls": calls, "faults_fired": fired, "busy_seconds": busy, "state_read_hits": hits}
 
 
 def ctl_throttle(req):
@@ -1457,12 +1460,20 @@ def create_aws_request_over_signed_bytes(self):
 IAMRequestBase._create_aws_request = create_aws_request_over_signed_bytes
 
 
-# moto's answers to Auto Scaling Describe* requests, by request body, while
-# nothing has changed since: moto serialises a group of a few hundred
-# instances in a good part of a second, so a whole group reading it at boot
-# measured moto instead of the job. Any request that is not a read, and any
-# rig control request, forgets them all.
-GROUP_READS = {}
+# moto's answers to reads whose answer depends on nothing but moto's state
+# (Auto Scaling Describe* and EC2's DescribeInstances), by request body,
+# while nothing has changed since. moto serialises a group of a few hundred
+# instances in a good part of a second, and one instance in a few
+# milliseconds: a whole fleet reading its group and its peers at boot
+# measured moto instead of the job (300 etcd instances asking for their
+# cluster took 11 s of moto's time, one at a time, and timed out behind
+# it). Any request that is not a read, and any rig control request, forgets
+# them all. DescribeVolumes is not kept: a volume's status changes with
+# time alone (create_delay, attach_delay).
+STATE_READS = {}
+# Requests answered from STATE_READS since the calls were last cleared.
+STATE_READ_HITS = [0]
+
 
 # Seconds moto spent serving requests, one at a time, the hypervisor's work
 # for them included (attaching a volume makes a loop device, an ENI a tap):
@@ -1470,9 +1481,9 @@ GROUP_READS = {}
 BUSY = [0.0]
 
 
-def forget_group_reads():
+def forget_state_reads():
     with LOCK:
-        GROUP_READS.clear()
+        STATE_READS.clear()
 
 
 def serialised(app):
@@ -1496,12 +1507,15 @@ def serialised(app):
         if enforce:
             SIGNED_BODY[0] = body
         action = (urllib.parse.parse_qs(body.decode(errors="replace")).get("Action") or [""])[0]
-        reads_group = ("/autoscaling/" in environ.get("HTTP_AUTHORIZATION", "")
-                      and action.startswith("Describe") and not enforce)
+        scope = environ.get("HTTP_AUTHORIZATION", "")
+        reads_state = not enforce and (
+            ("/autoscaling/" in scope and action.startswith("Describe"))
+            or ("/ec2/" in scope and action == "DescribeInstances"))
         if not action.startswith(("Describe", "List", "Get")):
-            GROUP_READS.clear()
-        if reads_group and body in GROUP_READS:
-            status, headers, answer = GROUP_READS[body]
+            STATE_READS.clear()
+        if reads_state and body in STATE_READS:
+            STATE_READ_HITS[0] += 1
+            status, headers, answer = STATE_READS[body]
             start_response(status, headers)
             return answer
         seen = []
@@ -1512,8 +1526,8 @@ def serialised(app):
 
         try:
             answer = list(app(environ, keep_start))
-            if reads_group and seen and seen[0][0].startswith("200"):
-                GROUP_READS[body] = (*seen[0], answer)
+            if reads_state and seen and seen[0][0].startswith("200"):
+                STATE_READS[body] = (*seen[0], answer)
             return answer
         finally:
             settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
