@@ -10,7 +10,7 @@ CLEAN_AWS_ENV = env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION
 	-u AWS_PROFILE -u AWS_REGION -u AWS_DEFAULT_REGION -u AWS_ENDPOINT_URL \
 	-u AWS_EC2_METADATA_SERVICE_ENDPOINT -u AWS_CONFIG_FILE -u AWS_SHARED_CREDENTIALS_FILE
 
-.PHONY: all build release deps lint test unit demo bench fleet fleet-small package install install-tree
+.PHONY: all build release deps lint test unit demo bench fleet fleet-small vmtest vmtest-fast package install install-tree
 
 PREFIX ?= /usr
 DESTDIR ?=
@@ -43,6 +43,16 @@ test: deps lint package
 fleet-small:
 	$(CLEAN_AWS_ENV) FLEET_N=40 FLEET_CHART=0 $${MOORING_VENV:-/var/tmp/mooring-venv}/bin/python3 \
 		scripts/fleet.py $(CARGO_TARGET_DIR)/fleet-small.md
+
+# The VM tier: the .deb in a booted Debian guest (systemd as PID 1, udev,
+# NVMe disks hot-plugged by the rig). The guest image is built once and
+# cached in /var/tmp/mooring-vm (MOORING_VM_CACHE). VMTEST=name... picks
+# scenarios; vmtest-fast is the one make test runs.
+vmtest: deps package
+	$(CLEAN_AWS_ENV) $(MOORING_TEST_PYTHON) scripts/vmtest.py $(VMTEST)
+
+vmtest-fast:
+	$(CLEAN_AWS_ENV) $(MOORING_TEST_PYTHON) scripts/vmtest.py ebs-grow-lvm
 
 # Only the tests that need neither root nor the rig.
 unit:

@@ -117,7 +117,7 @@ pub fn mount_by_uuid(
         .with_context(|| format!("cannot mount {spec} ({dev_str}) at {mp}"))?;
     let entry = mounted_at(mountpoint)?
         .ok_or_else(|| anyhow!("mount of {spec} at {mp} did not show up"))?;
-    let source_ok = (fstype == "btrfs" || Path::new(&entry.source) == expected)
+    let source_ok = (fstype == "btrfs" || is_device(&entry.source, &expected))
         && source_has_uuid(&entry.source, uuid)?;
     if !source_ok {
         let _ = run("umount", &[&mp_str]);
@@ -131,6 +131,14 @@ pub fn mount_by_uuid(
     }
     log::info!("mounted {spec} ({}) at {mp}", expected.display());
     Ok(())
+}
+
+/// The mount source `source` is the device node `device` (symlinks
+/// resolved). mount(8) records a device-mapper device by its
+/// /dev/mapper/ name whatever name it was given (an LVM volume mounted as
+/// /dev/dm-0 shows as /dev/mapper/vg-lv): found by the VM tier.
+pub fn is_device(source: &str, device: &Path) -> bool {
+    fs::canonicalize(source).is_ok_and(|s| s == device)
 }
 
 /// Every block device carrying filesystem `uuid`, found by probing all of
@@ -162,6 +170,24 @@ fn source_has_uuid(source: &str, uuid: &str) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_source_is_its_device_by_any_name() {
+        let dir = std::env::temp_dir().join(format!("mooring-is-device-{}", std::process::id()));
+        fs::create_dir_all(dir.join("mapper")).unwrap();
+        let node = dir.join("dm-0");
+        fs::write(&node, b"").unwrap();
+        std::os::unix::fs::symlink("../dm-0", dir.join("mapper/vg-lv")).unwrap();
+        let node = fs::canonicalize(&node).unwrap();
+        assert!(is_device(
+            &dir.join("mapper/vg-lv").to_string_lossy(),
+            &node
+        ));
+        assert!(is_device(&node.to_string_lossy(), &node));
+        assert!(!is_device(&dir.join("missing").to_string_lossy(), &node));
+        assert!(!is_device(&dir.join("mapper").to_string_lossy(), &node));
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn unescapes_mountinfo() {

@@ -316,7 +316,10 @@ impl Claimer<'_> {
         )?;
         if let Some(dev) = dev {
             let source = dev.path.to_string_lossy();
-            if let Some(m) = mount::mounts()?.iter().find(|m| m.source == source) {
+            if let Some(m) = mount::mounts()?
+                .iter()
+                .find(|m| mount::is_device(&m.source, &dev.path))
+            {
                 return Err(Unsafe(format!(
                     "NodeID {}: {vid} should be released ({why}) but {source} is mounted at {}; not detaching it — resolve the split pair by hand",
                     pair.node_id,

@@ -351,6 +351,8 @@ def grow_backing_file(volume):
         plugged = sim.plugged.get(volume.id)
         if plugged and plugged.get("loop"):
             run("losetup", "-c", plugged["loop"])
+        if plugged and plugged.get("vm"):
+            sim.vm.resize(plugged["vm"], volume.size * GIB)
 
 
 class SimInstance:
@@ -372,6 +374,7 @@ class SimInstance:
         self.imds = None
         self.netns = None
         self.interfaces = {}  # eni id -> {"name": ...}
+        self.vm = None  # a SimVm when a virtual machine is this instance
 
     # Interfaces exist only for an instance with a network namespace of its
     # own, where the tool under test runs (see "Network namespaces" below).
@@ -421,6 +424,11 @@ class SimInstance:
                 f.truncate(volume.size * GIB)
         entry = {"loop": None, "paths": []}
         self.plugged[volume.id] = entry
+        if self.vm is not None:
+            # The guest's kernel and udev see the disk arrive, and take
+            # their own time: no simulated delay on top.
+            entry["vm"] = self.vm.plug(volume.id, path)
+            return
 
         def materialise():
             with LOCK:
@@ -463,6 +471,9 @@ class SimInstance:
         entry = self.plugged.pop(volume_id, None)
         if entry is None:
             return
+        if entry.get("vm"):
+            self.vm.unplug(entry["vm"])
+            return
         for p in entry["paths"]:
             if os.path.islink(p):
                 os.unlink(p)
@@ -474,6 +485,122 @@ class SimInstance:
     def unplug_all(self):
         for volume_id in list(self.plugged):
             self.unplug_volume(volume_id)
+
+
+# ---------------------------------------------------------------------------
+# A virtual machine as an instance (make vmtest): qemu runs the guest, and
+# the rig is its hypervisor through a QMP socket of its own. An attached
+# volume is hot-plugged into a PCIe root port as an NVMe controller whose
+# serial is the volume ID without its dash, as on a Nitro instance; a
+# detached one is unplugged; a modified one is resized.
+
+
+class Qmp:
+    """One connection to a qemu's QMP socket; commands one at a time."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        self.file = self.sock.makefile("rwb")
+        self.lock = threading.Lock()
+        self.events = []
+        self.read()  # the greeting
+        self.execute("qmp_capabilities")
+
+    def read(self):
+        line = self.file.readline()
+        if not line:
+            raise RuntimeError("qemu closed its QMP socket")
+        return json.loads(line)
+
+    def execute(self, command, arguments=None):
+        with self.lock:
+            msg = {"execute": command}
+            if arguments:
+                msg["arguments"] = arguments
+            self.file.write(json.dumps(msg).encode() + b"\n")
+            self.file.flush()
+            while True:
+                answer = self.read()
+                if "event" in answer:
+                    self.events.append(answer)
+                    continue
+                if "error" in answer:
+                    raise RuntimeError(f"qemu {command}: {answer['error'].get('desc')}")
+                return answer.get("return")
+
+    def wait_event(self, name, device, timeout):
+        """Wait for event `name` about `device`; False after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                for e in self.events:
+                    if e["event"] == name and e.get("data", {}).get("device") == device:
+                        self.events.remove(e)
+                        return True
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.sock.settimeout(left)
+                try:
+                    answer = self.read()
+                except (socket.timeout, TimeoutError):
+                    return False
+                finally:
+                    self.sock.settimeout(None)
+                if "event" in answer:
+                    self.events.append(answer)
+
+
+class SimVm:
+    def __init__(self, qmp_path, ports):
+        self.qmp = Qmp(qmp_path)
+        self.free_ports = list(ports)
+        self.count = 0
+
+    def plug(self, volume_id, path):
+        if not self.free_ports:
+            raise RigEC2Error("AttachmentLimitExceeded", "the virtual machine has no free PCIe port")
+        port = self.free_ports.pop(0)
+        serial = volume_id.replace("-", "")
+        self.count += 1
+        node = f"d{self.count}"  # qemu ids: a letter, then letters and digits
+        self.qmp.execute("blockdev-add", {
+            "driver": "raw", "node-name": node,
+            "file": {"driver": "file", "filename": path},
+        })
+        self.qmp.execute("device_add", {
+            "driver": "nvme", "id": node, "drive": node, "serial": serial, "bus": port,
+        })
+        log(f"{volume_id}: hot-plugged as NVMe {node} on {port}")
+        return {"node": node, "port": port}
+
+    def unplug(self, entry):
+        # The guest releases a PCIe device after its attention button's
+        # five seconds: finish out of the request, as EC2's detaching does.
+        self.qmp.execute("device_del", {"id": entry["node"]})
+
+        def finish():
+            if self.qmp.wait_event("DEVICE_DELETED", entry["node"], 60):
+                self.qmp.execute("blockdev-del", {"node-name": entry["node"]})
+                with LOCK:
+                    self.free_ports.append(entry["port"])
+            else:
+                log(f"{entry['node']}: the guest did not release it in 60 s")
+
+        threading.Thread(target=finish, daemon=True).start()
+
+    def resize(self, entry, size):
+        self.qmp.execute("block_resize", {"node-name": entry["node"], "size": size})
+
+
+def ctl_vm(req):
+    """{"instance_id", "qmp": socket path, "ports": [PCIe root port ids]}:
+    the instance is that virtual machine from now on."""
+    vm = SimVm(req["qmp"], req["ports"])
+    with LOCK:
+        INSTANCES[req["instance_id"]].vm = vm
+    return {}
 
 
 def detach_loop(loop):
@@ -1431,6 +1558,7 @@ CONTROL = {
     "/_rig/devices": ctl_devices,
     "/_rig/iam": ctl_iam,
     "/_rig/throttle": ctl_throttle,
+    "/_rig/vm": ctl_vm,
 }
 
 
