@@ -10,7 +10,7 @@ CLEAN_AWS_ENV = env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION
 	-u AWS_PROFILE -u AWS_REGION -u AWS_DEFAULT_REGION -u AWS_ENDPOINT_URL \
 	-u AWS_EC2_METADATA_SERVICE_ENDPOINT -u AWS_CONFIG_FILE -u AWS_SHARED_CREDENTIALS_FILE
 
-.PHONY: all build release deps lint test unit demo bench fleet fleet-small vmtest vmtest-fast package install install-tree
+.PHONY: all build release deps lint test unit demo bench fleet fleet-small vmtest vm-scenarios package install install-tree
 
 PREFIX ?= /usr
 DESTDIR ?=
@@ -36,6 +36,7 @@ test: deps lint package
 	@if [ "$$(id -u)" != 0 ]; then echo "make test: the tests need root (loop devices, mounts, namespaces)" >&2; exit 1; fi
 	$(CLEAN_AWS_ENV) cargo test --all-targets
 	$(MAKE) fleet-small
+	$(MAKE) vm-scenarios
 
 # make fleet's scenarios with 40 instances, on the packages' program: the
 # invariants and the calls against the minimum must hold (times are only
@@ -46,13 +47,12 @@ fleet-small:
 
 # The VM tier: the .deb in a booted Debian guest (systemd as PID 1, udev,
 # NVMe disks hot-plugged by the rig). The guest image is built once and
-# cached in /var/tmp/mooring-vm (MOORING_VM_CACHE). VMTEST=name... picks
-# scenarios; vmtest-fast is the one make test runs.
-vmtest: deps package
-	$(CLEAN_AWS_ENV) $(MOORING_TEST_PYTHON) scripts/vmtest.py $(VMTEST)
+# cached in /var/tmp/mooring-vm (MOORING_VM_CACHE). VMTEST="name ..."
+# picks scenarios. make test runs them all (vm-scenarios: no rebuild).
+vmtest: deps package vm-scenarios
 
-vmtest-fast:
-	$(CLEAN_AWS_ENV) $(MOORING_TEST_PYTHON) scripts/vmtest.py ebs-grow-lvm
+vm-scenarios:
+	$(CLEAN_AWS_ENV) $(MOORING_TEST_PYTHON) scripts/vmtest.py $(VMTEST)
 
 # Only the tests that need neither root nor the rig.
 unit:

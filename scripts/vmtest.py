@@ -47,10 +47,10 @@ def wait_for(what, probe, timeout, every=1.0):
 class Guest:
     """A fresh guest on its own rig instance, the .deb installed."""
 
-    def __init__(self, rig, image, deb, base, name):
+    def __init__(self, rig, image, deb, base, name, disks):
         self.inst = rig.instance(tags={"Name": f"vmtest-{name}"})
         started = time.monotonic()
-        self.vm = Vm(image, os.path.join(base, name), rig, self.inst)
+        self.vm = Vm(image, os.path.join(base, name), rig, self.inst, disks)
         self.vm.wait_agent()
         self.vm.wait_booted()
         self.boot_seconds = time.monotonic() - started
@@ -125,7 +125,111 @@ def ebs_grow_lvm(rig, guest):
             "grow_seconds": round(grow_seconds, 1), "physical_volumes": len(pvs), "growth": ran}
 
 
-SCENARIOS = {"ebs-grow-lvm": ebs_grow_lvm}
+def ebs_grow_ext4(rig, guest):
+    """ebs-grow on ext4, grown in place: the init unit makes it on a new
+    volume, and when it fills a check grows that volume (ModifyVolume: the
+    rig resizes the disk under the running guest — a virtio disk, see
+    SCENARIOS) and then the mounted filesystem (resize2fs online)."""
+    vm = guest.vm
+    vm.sh("mkdir -p /etc/mooring/ebs-grow")
+    vm.put("/etc/mooring/ebs-grow/data.json", json.dumps({
+        "mountpoint": "/data", "fs": "ext4", "initial_size_gib": 1,
+        "size_ladder_gib": [[0, 1]], "min_free_gib": 0}).encode())
+    vm.sh("systemctl start ebs-grow-init@data.service")
+    size = lambda: int(vm.sh("df -B1 --output=size /data | tail -1")[1])  # noqa: E731
+    before = size()
+    vm.sh("fallocate -l $(( $(df -B1 --output=size /data | tail -1) * 7 / 10 )) /data/fill && sync")
+    began = time.monotonic()
+    code, _, _ = vm.exec("/bin/systemctl", "start", "ebs-grow@data.service", check=False, timeout=300)
+    log_lines = guest.journal("ebs-grow@data.service")
+    if code != 0 or size() <= before:
+        raise GuestError(f"the check did not grow /data ({before} -> {size()} bytes, exit {code}): {log_lines}")
+    return {"scenario": "ebs-grow ext4 in place", "bytes_before": before, "bytes_after": size(),
+            "grow_seconds": round(time.monotonic() - began, 1),
+            "growth": [line for line in log_lines.splitlines() if "resize" in line or "modif" in line]}
+
+
+PORTWORX_STAND_IN = b"""\
+[Unit]
+Description=A stand-in for Portworx (make vmtest): checks the disks it was given
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'echo "portworx starts with $PX_CLAIM_DEVICE_ARGS"; for d in $PX_CLAIM_DEVICES; do test -b $d || exit 1; done'
+"""
+
+
+def px_drop_in(rig, guest):
+    """px-volume-claim's installed drop-in on a stand-in portworx.service:
+    with a bad template the pre-command fails, the service stays down, and
+    systemctl status and the journal say why in Mooring's words; with a
+    good one the service starts on the claimed disk, found through udev."""
+    vm = guest.vm
+    vm.put("/etc/systemd/system/portworx.service", PORTWORX_STAND_IN)
+    vm.sh("mkdir -p /etc/systemd/system/portworx.service.d")
+
+    def args(value):
+        vm.put("/etc/systemd/system/portworx.service.d/vmtest.conf",
+               f'[Service]\nEnvironment="PX_VOLUME_CLAIM_ARGS={value}"\n'.encode())
+        vm.sh("systemctl daemon-reload")
+
+    args("--cluster-id vmtest --template nonsense:1")
+    code, _, _ = vm.exec("/bin/systemctl", "start", "portworx.service", check=False, timeout=300)
+    state = vm.sh("systemctl is-active portworx.service", check=False)[1].strip()
+    status = vm.sh("systemctl status --no-pager -l portworx.service", check=False)[1]
+    journal = guest.journal("portworx.service")
+    said = [line for line in status.splitlines() if "px-volume-claim[" in line and "nonsense" in line]
+    if code == 0 or state != "failed" or not said or "portworx starts" in journal:
+        raise GuestError(f"a bad template: start exited {code}, the service is {state}; status: {status}")
+    template = rig.control("/_rig/volume", {"az": guest.inst["az"]})["volume_id"]
+    args(f"--cluster-id vmtest --template {template}:1")
+    vm.sh("systemctl reset-failed portworx.service")
+    vm.exec("/bin/systemctl", "start", "portworx.service", timeout=300)
+    started = [line for line in guest.journal("portworx.service").splitlines() if "portworx starts" in line]
+    if not started or "/dev/nvme" not in started[-1]:
+        raise GuestError(f"the service did not start on a claimed disk: {started}")
+    return {"scenario": "px-volume-claim drop-in", "refused": said[0].strip(), "started": started[-1].strip()}
+
+
+def etcd_drop_in(rig, guest):
+    """etcd-member-prepare's installed drop-in on Debian's real
+    etcd.service: the first start bootstraps a one-member cluster named
+    after the instance and etcd serves; a restart is a restart (no
+    membership change), as the env file and etcd's journal show."""
+    vm = guest.vm
+    ip = guest.inst["private_ip"]
+    # The instance's private address, on its interface as on EC2 (qemu's
+    # user network gives the guest another): etcd listens on it.
+    vm.sh(f"ip addr add {ip}/32 dev eth0")
+    vm.sh("mkdir -p /etc/systemd/system/etcd.service.d")
+    vm.put("/etc/systemd/system/etcd.service.d/vmtest.conf",
+           b'[Service]\nEnvironment="ETCD_MEMBER_PREPARE_ARGS=--cluster vmtest --initial-size 1"\n')
+    vm.sh("systemctl daemon-reload")
+    vm.exec("/bin/systemctl", "start", "etcd.service", timeout=300)
+    env = vm.sh("cat /run/mooring/etcd.env")[1]
+    me = guest.inst["instance_id"]
+    if f"ETCD_INITIAL_CLUSTER={me}=http://{ip}:2380" not in env.replace('"', "") or "new" not in env:
+        raise GuestError(f"/run/mooring/etcd.env does not bootstrap {me} alone: {env}")
+    wait_for("etcd to serve", lambda: "ready to serve client requests" in guest.journal("etcd.service"),
+             timeout=120)
+    vm.exec("/bin/systemctl", "restart", "etcd.service", timeout=300)
+    state = vm.sh("systemctl is-active etcd.service", check=False)[1].strip()
+    restarted = [line for line in guest.journal("etcd.service").splitlines() if "restart" in line.lower()]
+    env = vm.sh("cat /run/mooring/etcd.env")[1]
+    if state != "active" or "existing" not in env:
+        raise GuestError(f"after a restart etcd is {state}; env: {env}")
+    return {"scenario": "etcd-member-prepare drop-in", "env": env.strip().splitlines(),
+            "restart": restarted[-1:] if restarted else []}
+
+
+# name: (scenario, how the rig plugs volumes into the guest)
+SCENARIOS = {
+    "px-drop-in": (px_drop_in, "nvme"),
+    "ebs-grow-lvm": (ebs_grow_lvm, "nvme"),
+    # qemu 7.2 resizes virtio disks, not NVMe ones (see tests/vm/image.py).
+    "ebs-grow-ext4": (ebs_grow_ext4, "virtio"),
+    "etcd-drop-in": (etcd_drop_in, "nvme"),
+}
 
 
 def main():
@@ -150,8 +254,9 @@ def main():
         guest = None
         began = time.monotonic()
         try:
-            guest = Guest(rig, image, debs[-1], base, name)
-            r = SCENARIOS[name](rig, guest)
+            scenario, disks = SCENARIOS[name]
+            guest = Guest(rig, image, debs[-1], base, name, disks)
+            r = scenario(rig, guest)
             r.update(boot_seconds=round(guest.boot_seconds, 1),
                      total_seconds=round(time.monotonic() - began, 1), ok=True)
         except Exception as e:  # noqa: BLE001 — reported, and the run fails
@@ -165,9 +270,13 @@ def main():
         log(json.dumps(r))
         results.append(r)
     rig.close()
-    print(f"image {image} ({image_bytes / 2**20:.0f} MiB, ready in {image_seconds:.0f} s)")
+    print(f"Guest image {image}: {image_bytes / 2**20:.0f} MiB, ready in {image_seconds:.0f} s "
+          f"(qemu accel {os.environ.get('MOORING_VM_ACCEL', 'tcg')}).\n")
+    print("| scenario | result | boot s | scenario s (boot and install included) |")
+    print("|---|---|---|---|")
     for r in results:
-        print(json.dumps(r))
+        print(f"| {r['scenario']} | {'passed' if r['ok'] else 'FAILED: ' + r['error'].splitlines()[0]} | "
+              f"{r.get('boot_seconds', '')} | {r.get('total_seconds', '')} |")
     if failed:
         sys.exit(f"vmtest: failed: {', '.join(failed)}")
 

@@ -16,7 +16,11 @@
 //! looking too fast: a first look that is throttled is not retried with
 //! backoff (whose client-side rate limit, new in every process, falls to
 //! a crawl after one throttle) but again at the rank's turn, a step per
-//! rank before it — instances that boot spread out never wait.
+//! rank before it — instances that boot spread out never wait. Instances
+//! without a rank (etcd-member-prepare, smilodon-attach before it knows
+//! it needs one) wait a share of a few seconds fixed by their instance ID
+//! instead; a look throttled again waits its share of a window twice as
+//! long (see [`first_look`]).
 //!
 //! An instance in no group, or a rerun in the same boot (it may hold its
 //! resources already), has no turn.

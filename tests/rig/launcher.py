@@ -553,10 +553,13 @@ class Qmp:
 
 
 class SimVm:
-    def __init__(self, qmp_path, ports):
+    def __init__(self, qmp_path, ports, disks):
         self.qmp = Qmp(qmp_path)
         self.free_ports = list(ports)
         self.count = 0
+        # "nvme", as on Nitro; or "virtio", which qemu 7.2 can resize (its
+        # nvme device cannot) — same serial, same by-id link in the guest.
+        self.driver = {"nvme": "nvme", "virtio": "virtio-blk-pci"}[disks]
 
     def plug(self, volume_id, path):
         if not self.free_ports:
@@ -570,9 +573,9 @@ class SimVm:
             "file": {"driver": "file", "filename": path},
         })
         self.qmp.execute("device_add", {
-            "driver": "nvme", "id": node, "drive": node, "serial": serial, "bus": port,
+            "driver": self.driver, "id": node, "drive": node, "serial": serial, "bus": port,
         })
-        log(f"{volume_id}: hot-plugged as NVMe {node} on {port}")
+        log(f"{volume_id}: hot-plugged as {self.driver} {node} on {port}")
         return {"node": node, "port": port}
 
     def unplug(self, entry):
@@ -595,9 +598,10 @@ class SimVm:
 
 
 def ctl_vm(req):
-    """{"instance_id", "qmp": socket path, "ports": [PCIe root port ids]}:
-    the instance is that virtual machine from now on."""
-    vm = SimVm(req["qmp"], req["ports"])
+    """{"instance_id", "qmp": socket path, "ports": [PCIe root port ids],
+    "disks": "nvme" or "virtio"}: the instance is that virtual machine
+    from now on."""
+    vm = SimVm(req["qmp"], req["ports"], req.get("disks", "nvme"))
     with LOCK:
         INSTANCES[req["instance_id"]].vm = vm
     return {}

@@ -31,11 +31,17 @@ ROOT_SIZE = "3G"
 # its model is "Amazon Elastic Block Store" (qemu's nvme device has no
 # model property; its model reads "QEMU NVMe Ctrl"). The rig hot-plugs each
 # attached volume as an NVMe controller whose serial is the volume ID
-# without its dash, as on Nitro, and this rule gives it the by-id link
+# without its dash, as on Nitro, and the first rule gives it the by-id link
 # udev makes there: /dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol….
+# The second gives the same link to a virtio disk with such a serial: qemu
+# 7.2 cannot resize an NVMe disk (its backend does not share the resize
+# permission), so a scenario that grows a volume in place has the rig plug
+# its volumes as virtio disks, which qemu resizes under the running guest.
 UDEV_RULE = """\
 KERNEL=="nvme*[0-9]n*[0-9]", ENV{DEVTYPE}=="disk", ATTRS{model}=="QEMU NVMe Ctrl*", \
 ATTRS{serial}=="vol*", SYMLINK+="disk/by-id/nvme-Amazon_Elastic_Block_Store_$attr{serial}"
+KERNEL=="vd*[a-z]", ENV{DEVTYPE}=="disk", ATTRS{serial}=="vol*", \
+SYMLINK+="disk/by-id/nvme-Amazon_Elastic_Block_Store_$attr{serial}"
 """
 
 NETWORK = """\
@@ -138,6 +144,10 @@ def main():
     if not os.path.exists(os.path.join(out, "root.img")):
         os.makedirs(cache, exist_ok=True)
         build(out)
+        # The images this one replaces (about 900 MiB each).
+        for name in os.listdir(cache):
+            if name.startswith("image-") and not name.endswith(".partial") and name != os.path.basename(out):
+                remove(os.path.join(cache, name))
     print(out)
 
 

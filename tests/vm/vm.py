@@ -27,7 +27,7 @@ class GuestError(Exception):
 
 
 class Vm:
-    def __init__(self, image, workdir, rig, inst, memory_mib=1024):
+    def __init__(self, image, workdir, rig, inst, disks="nvme", memory_mib=1024):
         self.dir = workdir
         os.makedirs(workdir, exist_ok=True)
         self.overlay = os.path.join(workdir, "root.qcow2")
@@ -70,7 +70,8 @@ class Vm:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise GuestError(f"qemu did not start: {open(os.path.join(workdir, 'qemu.log')).read()}")
             time.sleep(0.05)
-        rig.control("/_rig/vm", {"instance_id": inst["instance_id"], "qmp": self.rig_qmp, "ports": PORTS})
+        rig.control("/_rig/vm", {"instance_id": inst["instance_id"], "qmp": self.rig_qmp,
+                                 "ports": PORTS, "disks": disks})
 
     # The guest agent's protocol: JSON commands on a virtio serial port.
 
