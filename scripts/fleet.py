@@ -139,10 +139,11 @@ def summarise(name, n, runs, answer, minimum, min_describes, min_mutations, solo
     """The row of one scenario (`answer`: the rig's calls and busy time
     since the fleet started), its invariants and goals."""
     calls = answer["calls"]
-    served = [c for c in calls if c["fault"] != "throttle" and c.get("service") == "ec2"]
+    served = [c for c in calls if c["fault"] not in ("throttle", "abandoned") and c.get("service") == "ec2"]
     by_action, per_instance = {}, {}
     for c in calls:
-        key = c["action"] + (" (throttled)" if c["fault"] == "throttle" else "")
+        key = c["action"] + {"throttle": " (throttled)", "abandoned": " (abandoned: its caller timed out "
+                             "waiting for the emulator)"}.get(c["fault"], "")
         by_action[key] = by_action.get(key, 0) + 1
     for c in served:
         per_instance[c.get("instance")] = per_instance.get(c.get("instance"), 0) + 1
@@ -154,7 +155,7 @@ def summarise(name, n, runs, answer, minimum, min_describes, min_mutations, solo
     window = (n - 1) * START_STEP
     # The emulator serves one request at a time (its hypervisor's work for
     # attaches included): its time per request in this run, for the minimum.
-    answered = sum(1 for c in calls if c["fault"] != "throttle")
+    answered = sum(1 for c in calls if c["fault"] not in ("throttle", "abandoned"))
     emulator = answer["busy_seconds"] * minimum / max(answered, 1)
     allowed = max(window + solo, emulator, allowed_seconds(min_describes, min_mutations))
     times = [r.seconds for r in runs]
@@ -284,11 +285,10 @@ def ebs_grow_scenario(n, base):
 
 
 # Each instance with a network namespace costs the rig three serving
-# threads, and each tool its connections and runtime threads: past about
-# 150 instances the machine's task limit (the pids cgroup, 4915 here) is
-# reached and the rig cannot start a thread. The scenario runs at most this
-# many.
-SMILODON_MAX = int(os.environ.get("FLEET_SMILODON_MAX", "150"))
+# threads, and each tool its connections and runtime threads, against the
+# machine's task limit (the pids cgroup, 4915 here). The scenario runs at
+# most this many.
+SMILODON_MAX = int(os.environ.get("FLEET_SMILODON_MAX", "300"))
 
 
 def smilodon_scenario(n, base):
@@ -304,7 +304,10 @@ def smilodon_scenario(n, base):
         pairs = max(1, n // 5)
         for i in range(pairs):
             rig.control("/_rig/pair", {"tags": {"NodeID": str(i), "Service": "fleet"}})
-        insts = rig.control("/_rig/asg", {"name": "smilodon-fleet", "size": n, "netns": True})
+        # A network namespace, an IMDS and a proxy in it per instance: about
+        # a fifth of a second each on this machine.
+        insts = rig.control("/_rig/asg", {"name": "smilodon-fleet", "size": n, "netns": True},
+                            timeout=60 + n)
 
         def argv_env(inst, d, service):
             mp = os.path.join(d, "data")

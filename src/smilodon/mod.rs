@@ -289,13 +289,20 @@ pub async fn attach(cli: &Cli) -> Result<AttachReport> {
     filters.push(FilterSpec::new("tag-key", [tag.as_str()]));
     filters.push(FilterSpec::new("availability-zone", [az.as_str()]));
     let ec2 = session.ec2();
+    // Both halves are asked together, and a half that was answered is
+    // kept: a look asked again (throttled) asks only for what it lacks —
+    // at 300 instances the group's tail otherwise paid for the other half
+    // once per throttle, twice the calls the job needs.
+    let kept_vols = std::sync::Mutex::new(None);
+    let kept_nics = std::sync::Mutex::new(None);
     let look = |client: aws_sdk_ec2::Client| {
-        let filters = &filters;
+        let (filters, kept_vols, kept_nics) = (&filters, &kept_vols, &kept_nics);
         async move {
-            tokio::try_join!(
-                describe_volumes(&client, filters),
-                describe_enis(&client, filters)
-            )
+            let (vols, nics) = tokio::join!(
+                kept_or(kept_vols, describe_volumes(&client, filters)),
+                kept_or(kept_nics, describe_enis(&client, filters))
+            );
+            Ok((vols?, nics?))
         }
     };
     // A first run in this boot looks once; if EC2 throttles it (a whole
@@ -583,4 +590,18 @@ async fn wait_imds_lists(
             },
         )
         .await
+}
+
+/// What `kept` holds, or else `ask`'s answer, then kept.
+async fn kept_or<T: Clone>(
+    kept: &std::sync::Mutex<Option<T>>,
+    ask: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let held = kept.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if let Some(v) = held {
+        return Ok(v);
+    }
+    let v = ask.await?;
+    *kept.lock().unwrap_or_else(|e| e.into_inner()) = Some(v.clone());
+    Ok(v)
 }

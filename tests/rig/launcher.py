@@ -875,6 +875,13 @@ class SimImds:
 # The fault proxy: counts every EC2 call a tool makes and injects faults.
 
 CALLS = []
+# Requests reach moto one at a time, in the order they win this lock; one
+# whose caller has gone by its turn is not served (its fault reads
+# "abandoned"). moto serves a request in milliseconds to a tenth of a
+# second, EC2 in far less: when a fleet queues behind moto past the SDK's
+# attempt timeout, serving the abandoned attempts beside their retries
+# only made the queue longer (smilodon-attach at 300 instances).
+MOTO_TURN = threading.Lock()
 RULES = []  # dicts: match, skip, times, fault, pid, seen
 
 
@@ -1020,7 +1027,8 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             bucket = BUCKETS.get(family(action)) if service == "ec2" else None
             if fault is None and bucket is not None and not bucket.take():
                 fault = "throttle"
-            CALLS.append({"action": action, "service": service, "fault": fault, "instance": caller(key)})
+            call = {"action": action, "service": service, "fault": fault, "instance": caller(key)}
+            CALLS.append(call)
         if fault == "throttle":
             return self.send_raw(*ec2_error(503, "RequestLimitExceeded", "Request limit exceeded."))
         if fault == "error500":
@@ -1035,13 +1043,35 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
         refused = policy_refusal(service, action, params)
         if refused:
             return self.send_raw(*refused)
-        status, headers, resp = self.forward(method, body)
+        if fault is None and STATE_READS.get(body) is not None:
+            # Answered from what was kept, without moto (see serialised).
+            status, headers, resp = self.forward(method, body)
+            return self.send_raw(status, resp, headers)
+        with MOTO_TURN:
+            if fault is None and self.client_gone():
+                # Its caller timed out while it queued behind moto.
+                call["fault"] = "abandoned"
+                return
+            status, headers, resp = self.forward(method, body)
         if fault == "drop_after":
             return self.drop()
         if fault == "kill_after":
             os.kill(rule["pid"], signal.SIGKILL)
             return self.drop()
         self.send_raw(status, resp, headers)
+
+    def client_gone(self):
+        """The caller closed its connection (its attempt timed out)."""
+        try:
+            self.connection.setblocking(False)
+            try:
+                return self.connection.recv(1, socket.MSG_PEEK) == b""
+            except BlockingIOError:
+                return False
+            finally:
+                self.connection.setblocking(True)
+        except OSError:
+            return True
 
     def forward(self, method, body):
         conn = http.client.HTTPConnection("127.0.0.1", MOTO_PORT, timeout=60)
@@ -1599,10 +1629,18 @@ IAMRequestBase._create_aws_request = create_aws_request_over_signed_bytes
 # milliseconds: a whole fleet reading its group and its peers at boot
 # measured moto instead of the job (300 etcd instances asking for their
 # cluster took 11 s of moto's time, one at a time, and timed out behind
-# it). Any request that is not a read, and any rig control request, forgets
-# them all. DescribeVolumes is not kept: a volume's status changes with
-# time alone (create_delay, attach_delay).
-STATE_READS = {}
+# it). A rig control request forgets them all, and so does any request
+# that is not a read — but EC2's volume and interface calls forget only
+# EC2's answers: a group's description changes with its instances' lives
+# (moto's Auto Scaling hears of EC2's terminations), not with their disks,
+# and 300 smilodon-attach instances attaching while they read their group
+# otherwise made moto write out the whole group for each of them.
+# DescribeVolumes and DescribeNetworkInterfaces are kept only while the
+# rig's creation and attachment phases take no time: with a delay, a
+# status changes with time alone.
+STATE_READS = {}  # body -> (service, status, headers, answer)
+INSTANCE_LIVES = {"RunInstances", "TerminateInstances", "StopInstances", "StartInstances",
+                  "RebootInstances"}
 # Requests answered from STATE_READS since the calls were last cleared.
 STATE_READ_HITS = [0]
 
@@ -1622,34 +1660,54 @@ def serialised(app):
     enforce_key = "HTTP_" + ENFORCE_HEADER.upper().replace("-", "_")
 
     def wrapped(environ, start_response):
-        with LOCK:
-            began = time.perf_counter()
-            try:
-                return serve(environ, start_response)
-            finally:
-                BUSY[0] += time.perf_counter() - began
-
-    def serve(environ, start_response):
-        # moto reads this setting per request; requests are serialised.
-        enforce = bool(environ.get(enforce_key))
-        settings.INITIAL_NO_AUTH_ACTION_COUNT = 0 if enforce else float("inf")
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
-        if enforce:
-            SIGNED_BODY[0] = body
+        request = what(environ, body)
+        # A kept answer needs no turn behind moto's lock: a fleet's group
+        # reads must not wait for its slow volume and interface reads.
+        kept = STATE_READS.get(body) if request["reads_state"] else None
+        if kept is not None:
+            return answer_kept(kept, start_response)
+        with LOCK:
+            began = time.perf_counter()
+            try:
+                return serve(environ, start_response, body, request)
+            finally:
+                BUSY[0] += time.perf_counter() - began
+
+    def what(environ, body):
+        enforce = bool(environ.get(enforce_key))
         action = (urllib.parse.parse_qs(body.decode(errors="replace")).get("Action") or [""])[0]
         scope = environ.get("HTTP_AUTHORIZATION", "")
+        ec2 = "/ec2/" in scope
         reads_state = not enforce and (
             ("/autoscaling/" in scope and action.startswith("Describe"))
-            or ("/ec2/" in scope and action == "DescribeInstances"))
+            or (ec2 and action == "DescribeInstances")
+            or (ec2 and action in ("DescribeVolumes", "DescribeNetworkInterfaces")
+                and CONFIG["attach_delay"] == 0 and CONFIG["create_delay"] == 0))
+        return {"enforce": enforce, "action": action, "ec2": ec2, "reads_state": reads_state}
+
+    def answer_kept(kept, start_response):
+        STATE_READ_HITS[0] += 1
+        _, status, headers, answer = kept
+        start_response(status, headers)
+        return answer
+
+    def serve(environ, start_response, body, request):
+        # moto reads this setting per request; requests are serialised.
+        enforce, action, ec2 = request["enforce"], request["action"], request["ec2"]
+        settings.INITIAL_NO_AUTH_ACTION_COUNT = 0 if enforce else float("inf")
+        if enforce:
+            SIGNED_BODY[0] = body
         if not action.startswith(("Describe", "List", "Get")):
-            STATE_READS.clear()
-        if reads_state and body in STATE_READS:
-            STATE_READ_HITS[0] += 1
-            status, headers, answer = STATE_READS[body]
-            start_response(status, headers)
-            return answer
+            if ec2 and action not in INSTANCE_LIVES:
+                for key in [k for k, v in STATE_READS.items() if v[0] == "ec2"]:
+                    del STATE_READS[key]
+            else:
+                STATE_READS.clear()
+        if request["reads_state"] and body in STATE_READS:
+            return answer_kept(STATE_READS[body], start_response)
         seen = []
 
         def keep_start(status, headers, *rest):
@@ -1658,8 +1716,8 @@ def serialised(app):
 
         try:
             answer = list(app(environ, keep_start))
-            if reads_state and seen and seen[0][0].startswith("200"):
-                STATE_READS[body] = (*seen[0], answer)
+            if request["reads_state"] and seen and seen[0][0].startswith("200"):
+                STATE_READS[body] = ("ec2" if ec2 else "autoscaling", *seen[0], answer)
             return answer
         finally:
             settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")

@@ -32,14 +32,14 @@ class Rig:
         self.dirs = []
         atexit.register(self.close)
 
-    def control(self, path, body=None):
+    def control(self, path, body=None, timeout=60):
         req = urllib.request.Request(
             self.endpoint + path,
             data=json.dumps(body or {}).encode(),
             method="POST",
             headers={"Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(req, timeout=60) as r:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
             return json.load(r)
 
     def instance(self, **spec):
