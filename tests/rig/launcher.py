@@ -24,6 +24,7 @@ import http.server
 import io
 import json
 import os
+import queue
 import secrets
 import signal
 import socket
@@ -496,22 +497,33 @@ class SimInstance:
 
 
 class Qmp:
-    """One connection to a qemu's QMP socket; commands one at a time."""
+    """One connection to a qemu's QMP socket. A reader thread takes every
+    message: answers go to the command waiting for one (commands go one at
+    a time), events to a list that waiters watch — so that waiting for an
+    unplug never holds up a plug, and no read ever times out mid-line."""
 
     def __init__(self, path):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.connect(path)
         self.file = self.sock.makefile("rwb")
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # one command at a time
+        self.answers = queue.Queue()
+        self.changed = threading.Condition()
         self.events = []
-        self.read()  # the greeting
+        self.file.readline()  # the greeting
+        threading.Thread(target=self.read_all, daemon=True).start()
         self.execute("qmp_capabilities")
 
-    def read(self):
-        line = self.file.readline()
-        if not line:
-            raise RuntimeError("qemu closed its QMP socket")
-        return json.loads(line)
+    def read_all(self):
+        for line in self.file:
+            msg = json.loads(line)
+            if "event" in msg:
+                with self.changed:
+                    self.events.append(msg)
+                    self.changed.notify_all()
+            else:
+                self.answers.put(msg)
+        self.answers.put({"error": {"desc": "qemu closed its QMP socket"}})
 
     def execute(self, command, arguments=None):
         with self.lock:
@@ -520,36 +532,26 @@ class Qmp:
                 msg["arguments"] = arguments
             self.file.write(json.dumps(msg).encode() + b"\n")
             self.file.flush()
-            while True:
-                answer = self.read()
-                if "event" in answer:
-                    self.events.append(answer)
-                    continue
-                if "error" in answer:
-                    raise RuntimeError(f"qemu {command}: {answer['error'].get('desc')}")
-                return answer.get("return")
+            try:
+                answer = self.answers.get(timeout=60)
+            except queue.Empty:
+                raise RuntimeError(f"qemu {command}: no answer in 60 s") from None
+            if "error" in answer:
+                raise RuntimeError(f"qemu {command}: {answer['error'].get('desc')}")
+            return answer.get("return")
 
     def wait_event(self, name, device, timeout):
         """Wait for event `name` about `device`; False after `timeout` s."""
-        deadline = time.monotonic() + timeout
-        with self.lock:
-            while True:
-                for e in self.events:
-                    if e["event"] == name and e.get("data", {}).get("device") == device:
-                        self.events.remove(e)
-                        return True
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self.sock.settimeout(left)
-                try:
-                    answer = self.read()
-                except (socket.timeout, TimeoutError):
-                    return False
-                finally:
-                    self.sock.settimeout(None)
-                if "event" in answer:
-                    self.events.append(answer)
+
+        def seen():
+            for e in self.events:
+                if e["event"] == name and e.get("data", {}).get("device") == device:
+                    self.events.remove(e)
+                    return True
+            return False
+
+        with self.changed:
+            return self.changed.wait_for(seen, timeout)
 
 
 class SimVm:
