@@ -54,6 +54,9 @@ CALLS_GOAL = 1.5
 TIME_GOAL = 2.0
 
 
+KEEP_DIR = None  # where FLEET_KEEP=1 keeps the logs
+
+
 def percentile(values, p):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -124,6 +127,10 @@ def run_all(runs, base):
         out.seek(0)
         last = (log.read().strip().splitlines() or [""])[-1]
         done.append(Run(seconds, p.returncode, out.read(), last))
+    # Kept logs (FLEET_KEEP=1) say when each process started and ended.
+    with open(os.path.join(base, "times"), "w") as f:
+        for i, run in enumerate(done):
+            f.write(f"log-{i}\tstarted {i * START_STEP:.2f}\tended {run.seconds:.2f}\texit {run.code}\n")
     return done
 
 
@@ -139,6 +146,9 @@ def summarise(name, n, runs, answer, minimum, min_describes, min_mutations, solo
     """The row of one scenario (`answer`: the rig's calls and busy time
     since the fleet started), its invariants and goals."""
     calls = answer["calls"]
+    if KEEP_DIR:  # each call, with its caller and time, for a timeline
+        with open(os.path.join(KEEP_DIR, f"calls-{name.split(':')[0]}.json"), "w") as f:
+            json.dump(calls, f)
     served = [c for c in calls if c["fault"] not in ("throttle", "abandoned") and c.get("service") == "ec2"]
     by_action, per_instance = {}, {}
     for c in calls:
@@ -487,6 +497,8 @@ def main(out_path):
     n = int(os.environ.get("FLEET_N", "100"))
     base = tempfile.mkdtemp(prefix="mooring-fleet-", dir="/var/tmp")
     if os.environ.get("FLEET_KEEP"):  # FLEET_KEEP=1: keep every instance's log
+        global KEEP_DIR
+        KEEP_DIR = base
         print(f"logs in {base}", file=sys.stderr)
     try:
         # FLEET_SCENARIOS=etcd,px: only these (default: all four).

@@ -16,11 +16,11 @@
 //! looking too fast: a first look that is throttled is not retried with
 //! backoff (whose client-side rate limit, new in every process, falls to
 //! a crawl after one throttle) but again at the rank's turn, a step per
-//! rank before it — instances that boot spread out never wait. Instances
-//! without a rank (etcd-member-prepare, smilodon-attach before it knows
-//! it needs one) wait a share of a few seconds fixed by their instance ID
-//! instead; a look throttled again waits its share of a window twice as
-//! long (see [`first_look`]).
+//! rank before it within a window of a few seconds — instances that boot
+//! spread out never wait. Instances without a rank (etcd-member-prepare,
+//! smilodon-attach before it knows it needs one) wait a share of the same
+//! window fixed by their instance ID instead; a look throttled again waits
+//! its share of a window twice as long (see [`first_look`]).
 //!
 //! An instance in no group, or a rerun in the same boot (it may hold its
 //! resources already), has no turn.
@@ -36,8 +36,17 @@ use std::time::Duration;
 /// a whole group inside it.
 pub const STEP: Duration = Duration::from_millis(50);
 
-/// The longest a last rank waits, whatever the group's size.
-pub const LONGEST: Duration = Duration::from_secs(15);
+/// The window over which the looks that EC2 throttled are asked again:
+/// the last rank (or an unranked instance's largest share) waits this
+/// long, whatever the group's size. Only the tail of a boot is throttled
+/// (the bucket serves the rest), and which ranks fall in it depends on when
+/// each instance booted, not on its rank: a window sized for the whole
+/// group at the bucket's pace (15 s for 300) kept a late starter with a
+/// high rank waiting long after the bucket had refilled (`make fleet`: p99
+/// 2.15x the allowed time at 300). The few dozen throttled together still
+/// come back fewer per second than the bucket refills; more than that, a
+/// look throttled again waits its share of a window twice as long.
+pub const WINDOW: Duration = Duration::from_secs(3);
 
 /// How long after it was made, or taken, a resource counts as part of the
 /// group being made now. Longer than any group's boot, far shorter than a
@@ -68,7 +77,7 @@ impl Turn {
         let wait = wait_of(
             self.rank,
             self.members,
-            LONGEST.min(deadline.remaining() / 4),
+            WINDOW.min(deadline.remaining() / 4),
         );
         log::info!(
             "EC2 is throttling the group's looks: turn {} of {} in {}, looking again in {:.2} s",
@@ -92,15 +101,9 @@ pub fn wait_of(rank: usize, members: usize, longest: Duration) -> Duration {
     step * rank as u32
 }
 
-/// The longest an instance without a rank waits after a throttled first
-/// look: the instances that EC2 throttled together (the tail of a group's
-/// boot, at most a few dozen beyond the bucket) look again spread over it,
-/// fewer per second than the describe bucket refills.
-pub const UNRANKED_LONGEST: Duration = Duration::from_secs(3);
-
 /// The wait of an instance that has no rank (see [`unranked_wait`]).
 pub async fn wait_unranked(me: &str) {
-    let wait = unranked_wait(me, UNRANKED_LONGEST);
+    let wait = unranked_wait(me, WINDOW);
     log::info!(
         "EC2 is throttling the group's looks: looking again in {:.2} s",
         wait.as_secs_f64()
@@ -149,18 +152,63 @@ where
     F: Fn(aws_sdk_ec2::Client) -> Fut,
     Fut: std::future::Future<Output = Result<T>>,
 {
+    ask(aws, me, "this look", look, wait).await
+}
+
+/// A call that follows a first look in a group's boot (px-volume-claim's
+/// creators describe the templates, create and attach), asked as a first
+/// look is, its first wait the instance's share of the window for this
+/// call (`what`) rather than a turn. Through the SDK's adaptive retries a
+/// single throttled answer would enable its client-side limiter, which in
+/// a process seconds old fills at its floor of half a request per second
+/// while a retry costs five: every later call of the run waited seconds
+/// (`make fleet`: the group's last volumes were made 8 s after their
+/// creators' first throttle, p99 up to 1.97x the allowed time). Only for
+/// calls that may be asked again as they are: reads, and writes that EC2
+/// makes idempotent (a ClientToken) or refuses when repeated.
+pub async fn patiently<T, F, Fut>(aws: &crate::aws::Aws, me: &str, what: &str, call: F) -> Result<T>
+where
+    F: Fn(aws_sdk_ec2::Client) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let key = format!("{me}/{what}");
+    let wait = async {
+        let wait = unranked_wait(&key, WINDOW);
+        log::info!(
+            "EC2 throttled {what}: asking again in {:.2} s",
+            wait.as_secs_f64()
+        );
+        tokio::time::sleep(wait).await;
+    };
+    ask(aws, &key, what, call, wait).await
+}
+
+/// `call` once without retries; throttled, `wait`, then once more after
+/// each of [`LOOKS_AGAIN`] - 1 windows of its own; then with the SDK's
+/// retries (at once for any failure but a throttle).
+async fn ask<T, F, Fut>(
+    aws: &crate::aws::Aws,
+    key: &str,
+    what: &str,
+    call: F,
+    wait: impl std::future::Future<Output = ()>,
+) -> Result<T>
+where
+    F: Fn(aws_sdk_ec2::Client) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
     let single = aws.ec2_single_attempt();
     let mut wait = Some(wait);
     for again in 0..=LOOKS_AGAIN {
-        match look(single.clone()).await {
+        match call(single.clone()).await {
             Ok(found) => return Ok(found),
             Err(e) if crate::aws::is_throttled(&e) && again < LOOKS_AGAIN => match wait.take() {
                 Some(turn) => turn.await,
                 None => {
-                    let window = UNRANKED_LONGEST * (1 << (again - 1));
-                    let wait = unranked_wait(&format!("{me}/{again}"), window);
+                    let window = WINDOW * (1 << (again - 1));
+                    let wait = unranked_wait(&format!("{key}/{again}"), window);
                     log::info!(
-                        "EC2 throttled this look again: looking again in {:.2} s",
+                        "EC2 throttled {what} again: asking again in {:.2} s",
                         wait.as_secs_f64()
                     );
                     tokio::time::sleep(wait).await;
@@ -168,12 +216,12 @@ where
             },
             Err(e) if crate::aws::is_throttled(&e) => break,
             Err(e) => {
-                log::debug!("first look failed ({e:#}); looking again with retries");
+                log::debug!("{what} failed ({e:#}); asking again with retries");
                 break;
             }
         }
     }
-    look(aws.ec2.clone()).await
+    call(aws.ec2.clone()).await
 }
 
 /// This instance's turn in its group; `None` when it is in none.

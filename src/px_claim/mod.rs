@@ -643,7 +643,13 @@ impl Run<'_> {
     /// Attach `v`: the device name given to EC2, or `None` when another
     /// instance was faster.
     async fn attach(&self, v: &VolumeInfo) -> Result<Option<String>> {
-        match volumes::attach_volume_unconfirmed(self.ec2(), &self.instance(), v).await? {
+        let me = self.instance();
+        let me = &me;
+        let attached = turn::patiently(&self.session.aws, self.me, "attach", |ec2| async move {
+            volumes::attach_volume_unconfirmed(&ec2, me, v).await
+        })
+        .await?;
+        match attached {
             AttachOutcome::Attached { device } | AttachOutcome::AlreadyAttached { device } => {
                 self.attached.borrow_mut().push(BlockDevice {
                     device_name: device.clone(),
@@ -700,13 +706,15 @@ impl Run<'_> {
     /// once, together).
     async fn spec_of(&self, template: &str) -> Result<VolumeSpec> {
         if self.templates.borrow().is_none() {
-            let out = self
-                .ec2()
-                .describe_volumes()
-                .set_volume_ids(Some(self.all_templates.clone()))
-                .send()
-                .await
-                .map_err(|e| AwsError::new("DescribeVolumes", self.all_templates.join(", "), e))?;
+            let ids = &self.all_templates;
+            let out = turn::patiently(&self.session.aws, self.me, "templates", |ec2| async move {
+                ec2.describe_volumes()
+                    .set_volume_ids(Some(ids.clone()))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::new("DescribeVolumes", ids.join(", "), e).into())
+            })
+            .await?;
             let specs = out
                 .volumes()
                 .iter()
@@ -781,9 +789,12 @@ impl Run<'_> {
         // generation makes the slot's volume anew.
         for gen in 0..3 {
             let token = slot_token(self.cluster, &t.volume_id, slot, gen);
-            match volumes::create_volume(self.ec2(), &spec, &token, self.started, &self.deadline)
-                .await
-            {
+            let (spec, token) = (&spec, &token);
+            let created = turn::patiently(&self.session.aws, self.me, "create", |ec2| async move {
+                volumes::create_volume(&ec2, spec, token, self.started, &self.deadline).await
+            })
+            .await;
+            match created {
                 Ok(created) if !matches!(created.volume.state.as_str(), "deleting" | "deleted") => {
                     log::info!(
                         "slot {slot} of {} is {}",

@@ -132,7 +132,7 @@ async fn a_throttled_first_look_asks_again_after_waits_of_its_own() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
-        stderr.matches("looking again in").count(),
+        stderr.matches(" again in ").count(),
         3,
         "{}",
         describe(&out)

@@ -393,3 +393,47 @@ async fn a_first_look_that_fails_otherwise_is_retried() {
     let (calls, fired) = f.rig.calls(true);
     assert_eq!(fired, 1, "{calls:?}");
 }
+
+/// After its first look, a creator's calls (the templates described, the
+/// new volume awaited, the attach) are each throttled once: each is asked
+/// again by the tool after a wait of its own, logged, and never by the
+/// SDK's adaptive retries, whose limiter, once throttled, would space
+/// every later call of the run seconds apart.
+#[tokio::test]
+async fn a_creators_throttled_calls_are_asked_again_after_waits_of_their_own() {
+    let f = Fixture::new();
+    let template = f.template().await;
+    let node = f.node_for(
+        f.rig
+            .asg(json!({ "name": "px-patient", "size": 1, "az": AZ }))
+            .remove(0),
+    );
+    f.rig.faults(json!([
+        // The first look passes; the templates' describe, then (after
+        // the templates' second, and CreateVolume) the new volume's, are
+        // throttled once each.
+        {"match": "DescribeVolumes", "skip": 1, "times": 1, "fault": "throttle"},
+        {"match": "DescribeVolumes", "skip": 3, "times": 1, "fault": "throttle"},
+        {"match": "AttachVolume", "times": 1, "fault": "throttle"},
+    ]));
+    let out = node.run(&strs(&flags(&[(&template, 1)])));
+    assert!(out.status.success(), "{}", describe(&out));
+    let r = json(&out);
+    assert_eq!(r["templates"][0]["outcome"], "created", "{r}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("asking again in").count(),
+        3,
+        "one wait of its own per throttled answer:\n{stderr}"
+    );
+    let (calls, fired) = f.rig.calls(true);
+    assert_eq!(fired, 3, "{calls:?}");
+    // Each throttled call asked once more, no retry on top: the look, the
+    // templates twice, the create and its poll asked again whole (its
+    // ClientToken makes that the same volume), the attach twice.
+    let count = |a: &str| calls.iter().filter(|c| c.as_str() == a).count();
+    assert_eq!(count("DescribeVolumes"), 5, "{calls:?}");
+    assert_eq!(count("CreateVolume"), 2, "{calls:?}");
+    assert_eq!(count("AttachVolume"), 2, "{calls:?}");
+    assert_eq!(f.volumes(&template).await.len(), 1);
+}

@@ -1029,7 +1029,8 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             bucket = BUCKETS.get(family(action)) if service == "ec2" else None
             if fault is None and bucket is not None and not bucket.take():
                 fault = "throttle"
-            call = {"action": action, "service": service, "fault": fault, "instance": caller(key)}
+            call = {"action": action, "service": service, "fault": fault, "instance": caller(key),
+                    "at": round(time.monotonic(), 3)}
             CALLS.append(call)
         if fault == "throttle":
             return self.send_raw(*ec2_error(503, "RequestLimitExceeded", "Request limit exceeded."))
