@@ -17,7 +17,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "rig"))
 from rigctl import Rig, ebs_grow_scratch, venv_python  # noqa: E402
 
-TARGET = os.environ.get("CARGO_TARGET_DIR", "target")
+TARGET = os.environ.get("CARGO_TARGET_DIR", "/var/tmp/mooring-target")  # as the Makefile
 EBS_GROW = os.path.join(TARGET, "release", "ebs-grow")
 ETCD_PREPARE = os.path.join(TARGET, "release", "etcd-member-prepare")
 SMILODON = os.path.join(TARGET, "release", "smilodon-attach")

@@ -14,7 +14,8 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "rig"))
 from rigctl import Rig, ebs_grow_scratch, venv_python  # noqa: E402
 
-BIN = os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "debug", "ebs-grow")
+# The Makefile's build directory unless told otherwise.
+BIN = os.path.join(os.environ.get("CARGO_TARGET_DIR", "/var/tmp/mooring-target"), "debug", "ebs-grow")
 
 
 def df(path):

@@ -32,7 +32,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "rig"))
 from rigctl import Rig, ebs_grow_scratch, venv_python  # noqa: E402
 
-TARGET = os.environ.get("CARGO_TARGET_DIR", "target")
+TARGET = os.environ.get("CARGO_TARGET_DIR", "/var/tmp/mooring-target")  # as the Makefile
 # What the packages ship: the one program, run as the tool.
 MOORING = os.path.join(TARGET, "release", "mooring")
 PX_CLAIM = [MOORING, "px-volume-claim"]
