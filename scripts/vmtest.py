@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "vm"))
 import rigctl  # noqa: E402
 from vm import GuestError, Vm  # noqa: E402
 
-TARGET = os.environ.get("CARGO_TARGET_DIR", "target")
+TARGET = os.environ.get("CARGO_TARGET_DIR", "/var/tmp/mooring-target")  # as the Makefile
 CACHE = os.environ.get("MOORING_VM_CACHE", "/var/tmp/mooring-vm")
 
 
@@ -47,10 +47,15 @@ def wait_for(what, probe, timeout, every=1.0):
 class Guest:
     """A fresh guest on its own rig instance, the .deb installed."""
 
-    def __init__(self, rig, image, deb, base, name, disks):
-        self.inst = rig.instance(tags={"Name": f"vmtest-{name}"})
+    def __init__(self, rig, image, deb, base, name, disks="nvme", tags=None, link=None):
+        self.image, self.deb, self.base, self.name = image, deb, base, name
+        # Guests on a link of their own reach each other at their private
+        # addresses: those must not be loopback ones, as the rig's are.
+        where = {"routable": True} if link else {}
+        self.inst = rig.instance(tags={"Name": f"vmtest-{name}", **(tags or {})}, **where)
         started = time.monotonic()
-        self.vm = Vm(image, os.path.join(base, name), rig, self.inst, disks)
+        self.link = link
+        self.vm = Vm(image, os.path.join(base, name), rig, self.inst, disks, link=link)
         self.vm.wait_agent()
         self.vm.wait_booted()
         self.boot_seconds = time.monotonic() - started
@@ -222,13 +227,166 @@ def etcd_drop_in(rig, guest):
             "restart": restarted[-1:] if restarted else []}
 
 
-# name: (scenario, how the rig plugs volumes into the guest)
+JOIN_CLUSTER = "vmtest-join"  # the etcd-cluster tag of both guests
+
+
+def etcd_join(rig, first):
+    """etcd-member-prepare's installed drop-in on Debian's etcd.service in
+    two guests joined by a private Ethernet link (each with its instance's
+    address on it): the first bootstraps a one-member cluster; the second,
+    booted later, finds it by the cluster tag, is added through etcd's
+    member API as a learner, starts as an existing member and is promoted
+    by the drop-in's ExecStartPost; a key written on one is read on the
+    other."""
+    cluster = JOIN_CLUSTER
+    args = f'[Service]\nEnvironment="ETCD_MEMBER_PREPARE_ARGS=--cluster {cluster} --initial-size 1"\n'
+    ip1 = first.inst["private_ip"]
+
+    def prepare(guest):
+        # The link carries the instance's address, statically: a DHCP that
+        # never answers there would hold network-online.target, which
+        # etcd.service waits for, 120 s. (The rig's instances outside its
+        # own subnets get moto's random addresses in 10.0.0.0/8: a route
+        # to the other guest's follows.)
+        ip = guest.inst["private_ip"]
+        guest.vm.put("/etc/systemd/network/10-vmtest-link.network", (
+            "[Match]\nName=eth1\n[Link]\nRequiredForOnline=no\n"
+            f"[Network]\nAddress={ip}/32\nLinkLocalAddressing=no\n").encode())
+        guest.vm.sh("networkctl reload")
+        wait_for(f"{ip} on eth1", lambda: ip in guest.vm.sh("ip -o addr show dev eth1")[1], timeout=60)
+        guest.vm.sh("mkdir -p /etc/systemd/system/etcd.service.d")
+        guest.vm.put("/etc/systemd/system/etcd.service.d/vmtest.conf", args.encode())
+        guest.vm.sh("systemctl daemon-reload")
+
+    prepare(first)
+    first.vm.exec("/bin/systemctl", "start", "etcd.service", timeout=300)
+    second = Guest(rig, first.image, first.deb, first.base, first.name + "-second",
+                   tags={"etcd-cluster": cluster}, link=("connect", first.link[1]))
+    try:
+        ip2 = second.inst["private_ip"]
+        prepare(second)
+        first.vm.sh(f"ip route add {ip2}/32 dev eth1")
+        second.vm.sh(f"ip route add {ip1}/32 dev eth1")
+        began = time.monotonic()
+        code, _, _ = second.vm.exec("/bin/systemctl", "start", "etcd.service", check=False, timeout=300)
+        join_seconds = time.monotonic() - began
+        env = second.vm.sh("cat /run/mooring/etcd.env", check=False)[1].replace('"', "")
+        journal = second.vm.sh("journalctl --no-pager -o short-monotonic -u etcd.service")[1]
+        if code != 0 or "ETCD_INITIAL_CLUSTER_STATE=existing" not in env:
+            raise GuestError(f"the second guest's etcd did not join (start exited {code}); env:\n{env}\n{journal}")
+        ctl = f"ETCDCTL_API=3 etcdctl --command-timeout=20s --endpoints http://{ip1}:2379"
+        members = wait_for(
+            "two voting members",
+            lambda: (lambda m: m if len(m) == 2 and not any(x.get("isLearner") for x in m) else None)(
+                json.loads(first.vm.sh(f"{ctl} member list -w json", check=False)[1] or "{}").get("members", [])),
+            timeout=120, every=2)
+        first.vm.sh(f"{ctl} put vmtest joined")
+        read = second.vm.sh(f"ETCDCTL_API=3 etcdctl --command-timeout=20s --endpoints http://{ip2}:2379 "
+                            "get vmtest --print-value-only")[1].strip()
+        if read != "joined":
+            raise GuestError(f"the second member read {read!r} for a key the first wrote")
+        said = second.vm.sh("journalctl --no-pager -o short-monotonic -t etcd-member-prepare")[1].splitlines()
+        return {"scenario": "etcd-member-prepare: a second guest joins", "members": sorted(m["name"] for m in members),
+                "join_seconds": round(join_seconds, 1), "second_boot_seconds": round(second.boot_seconds, 1),
+                "said": said}
+    finally:
+        second.close()
+
+
+ZOOKEEPER_STAND_IN = b"""\
+[Unit]
+Description=A stand-in for ZooKeeper (make vmtest): says what it was given, writes to its data
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+User=zookeeper
+ExecStart=/bin/sh -c 'echo "zookeeper starts: node $NODE_ID myid $(cat /var/lib/zookeeper/myid) on $NODE_INTERFACE $NODE_IP, data $(findmnt -n -o SOURCE,FSTYPE /var/lib/zookeeper)"; date +%%s.%%N >> /var/lib/zookeeper/starts'
+"""
+
+
+def ec2_client(rig, inst):
+    """The rig's EC2, as an operator's script reaches EC2."""
+    import boto3
+
+    return boto3.client("ec2", endpoint_url=rig.endpoint, region_name=inst["az"][:-1],
+                        aws_access_key_id="vmtest", aws_secret_access_key="vmtest")
+
+
+def smilodon_drop_in(rig, guest):
+    """smilodon-attach's installed drop-in on a stand-in zookeeper.service:
+    the pair's ENI arrives as a hot-plugged NIC with its MAC and its volume
+    as an NVMe disk found through udev's by-id link; xfs is made on the
+    blank volume and mounted before the service starts (as its user, it
+    writes there). Then the pair is detached through EC2 (the rig unplugs
+    both from the running guest) and the service started again: the same
+    pair comes back, the filesystem is mounted as it is, with its data."""
+    vm = guest.vm
+    inst = guest.inst
+    pair = rig.control("/_rig/pair", {"tags": {"NodeID": "3", "Service": "vmtest"}, "az": inst["az"]})
+    ec2 = ec2_client(rig, inst)
+    eni = ec2.describe_network_interfaces(NetworkInterfaceIds=[pair["eni_id"]])["NetworkInterfaces"][0]
+    mac, ip = eni["MacAddress"], eni["PrivateIpAddress"]
+    vm.sh("useradd --system --no-create-home zookeeper")
+    vm.put("/etc/systemd/system/zookeeper.service", ZOOKEEPER_STAND_IN)
+    vm.sh("mkdir -p /etc/systemd/system/zookeeper.service.d")
+    vm.put("/etc/systemd/system/zookeeper.service.d/vmtest.conf",
+           b'[Service]\nEnvironment="SMILODON_ATTACH_ARGS=--filters tag:Service=vmtest"\n')
+    vm.sh("systemctl daemon-reload")
+
+    def start(which):
+        code, _, _ = vm.exec("/bin/systemctl", "start", "zookeeper.service", check=False, timeout=300)
+        journal = guest.journal("zookeeper.service")
+        started = [line for line in journal.splitlines() if "zookeeper starts" in line]
+        if code != 0 or len(started) != which:
+            raise GuestError(f"start {which}: systemctl exited {code}; journal:\n{journal}")
+        return started[-1].strip(), journal
+
+    first, journal = start(1)
+    env = dict(line.split("=", 1) for line in vm.sh("cat /run/mooring/smilodon-attach.env")[1].split()
+               if "=" in line)
+    env = {k: v.strip('"') for k, v in env.items()}
+    nic = vm.sh(f"ip -o link | grep -i {mac} | cut -d: -f2")[1].strip()
+    link = f"/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_{pair['volume_id'].replace('-', '')}"
+    disk = vm.sh(f"readlink -f {link}")[1].strip()
+    expect = f"node 3 myid 4 on {nic} {ip}, data {disk} xfs"
+    if not nic or expect not in first or env.get("NODE_DEVICE") != disk:
+        raise GuestError(f"expected '{expect}', the service said: {first}; env {env}")
+    mkfs = [line.strip() for line in journal.splitlines() if "making xfs" in line]
+    if len(mkfs) != 1:
+        raise GuestError(f"the blank volume was not made xfs once: {journal}")
+    # Detach the pair as an operator would; the guest sees both go.
+    vm.sh("systemctl stop zookeeper.service && umount /var/lib/zookeeper")
+    ec2.detach_volume(VolumeId=pair["volume_id"])
+    attached = ec2.describe_network_interfaces(NetworkInterfaceIds=[pair["eni_id"]])["NetworkInterfaces"][0]
+    ec2.detach_network_interface(AttachmentId=attached["Attachment"]["AttachmentId"])
+    gone_at = time.monotonic()
+    wait_for("the guest to lose the disk and the NIC",
+             lambda: vm.sh(f"test ! -e {link} && ! ip -o link | grep -qi {mac}", check=False)[0] == 0,
+             timeout=120, every=1)
+    unplug_seconds = time.monotonic() - gone_at
+    wait_for("EC2 to report the pair available",
+             lambda: ec2.describe_volumes(VolumeIds=[pair["volume_id"]])["Volumes"][0]["State"] == "available",
+             timeout=60)
+    second, journal = start(2)
+    starts = vm.sh("wc -l < /var/lib/zookeeper/starts")[1].strip()
+    mkfs_again = [line.strip() for line in journal.splitlines() if "making xfs" in line]
+    if f"node 3 myid 4 on" not in second or starts != "2" or mkfs_again != mkfs:
+        raise GuestError(f"after the detach: {second}; {starts} starts on the data; mkfs lines {mkfs_again}")
+    return {"scenario": "smilodon-attach drop-in", "first": first, "second": second, "mkfs": mkfs,
+            "unplug_seconds": round(unplug_seconds, 1)}
+
+
+# name: (scenario, how its first guest is made: disks, how the rig plugs
+# volumes into it; tags, of its instance; link, a second NIC for another
+# guest to connect to)
 SCENARIOS = {
-    "px-drop-in": (px_drop_in, "nvme"),
-    "ebs-grow-lvm": (ebs_grow_lvm, "nvme"),
+    "px-drop-in": (px_drop_in, {}),
+    "ebs-grow-lvm": (ebs_grow_lvm, {}),
     # qemu 7.2 resizes virtio disks, not NVMe ones (see tests/vm/image.py).
-    "ebs-grow-ext4": (ebs_grow_ext4, "virtio"),
-    "etcd-drop-in": (etcd_drop_in, "nvme"),
+    "ebs-grow-ext4": (ebs_grow_ext4, {"disks": "virtio"}),
+    "etcd-drop-in": (etcd_drop_in, {}),
+    "etcd-join": (etcd_join, {"tags": {"etcd-cluster": JOIN_CLUSTER}, "link": True}),
+    "smilodon-drop-in": (smilodon_drop_in, {}),
 }
 
 
@@ -254,8 +412,10 @@ def main():
         guest = None
         began = time.monotonic()
         try:
-            scenario, disks = SCENARIOS[name]
-            guest = Guest(rig, image, debs[-1], base, name, disks)
+            scenario, how = SCENARIOS[name]
+            if how.get("link"):
+                how = {**how, "link": ("listen", os.path.join(base, f"{name}.link"))}
+            guest = Guest(rig, image, debs[-1], base, name, **how)
             r = scenario(rig, guest)
             r.update(boot_seconds=round(guest.boot_seconds, 1),
                      total_seconds=round(time.monotonic() - began, 1), ok=True)

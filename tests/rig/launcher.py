@@ -387,6 +387,11 @@ class SimInstance:
         run("ip", "-n", name, "link", "set", "lo", "up")
 
     def plug_interface(self, eni, device_index, delay):
+        if self.vm is not None:
+            # A virtio NIC with the ENI's MAC, hot-plugged into the guest,
+            # whose kernel and udev name it.
+            self.interfaces[eni.id] = {"vm": self.vm.plug_nic(eni.id, eni.mac_address)}
+            return
         if self.netns is None:
             return
         # Named as a Nitro instance names them: ens5 for device 0, ens6, ...
@@ -410,7 +415,9 @@ class SimInstance:
 
     def unplug_interface(self, eni_id):
         entry = self.interfaces.pop(eni_id, None)
-        if entry and entry.get("up"):
+        if entry and entry.get("vm"):
+            self.vm.unplug(entry["vm"])
+        elif entry and entry.get("up"):
             subprocess.run(["ip", "-n", self.netns, "link", "del", entry["name"]],
                            capture_output=True)
 
@@ -563,13 +570,17 @@ class SimVm:
         # nvme device cannot) — same serial, same by-id link in the guest.
         self.driver = {"nvme": "nvme", "virtio": "virtio-blk-pci"}[disks]
 
-    def plug(self, volume_id, path):
+    def port(self, what):
         if not self.free_ports:
-            raise RigEC2Error("AttachmentLimitExceeded", "the virtual machine has no free PCIe port")
-        port = self.free_ports.pop(0)
-        serial = volume_id.replace("-", "")
+            raise RigEC2Error("AttachmentLimitExceeded", f"the virtual machine has no free PCIe port for {what}")
         self.count += 1
-        node = f"d{self.count}"  # qemu ids: a letter, then letters and digits
+        # qemu ids: a letter, then letters and digits.
+        return self.free_ports.pop(0), self.count
+
+    def plug(self, volume_id, path):
+        port, n = self.port(volume_id)
+        serial = volume_id.replace("-", "")
+        node = f"d{n}"
         self.qmp.execute("blockdev-add", {
             "driver": "raw", "node-name": node,
             "file": {"driver": "file", "filename": path},
@@ -578,7 +589,19 @@ class SimVm:
             "driver": self.driver, "id": node, "drive": node, "serial": serial, "bus": port,
         })
         log(f"{volume_id}: hot-plugged as {self.driver} {node} on {port}")
-        return {"node": node, "port": port}
+        return {"node": node, "port": port, "backend": ("blockdev-del", {"node-name": node})}
+
+    def plug_nic(self, eni_id, mac):
+        # The NIC's other end is a hub port of its own, wired to nothing:
+        # the ENI's traffic is not what the tests look at, its interface is.
+        port, n = self.port(eni_id)
+        node = f"n{n}"
+        self.qmp.execute("netdev_add", {"type": "hubport", "id": node, "hubid": 1000 + n})
+        self.qmp.execute("device_add", {
+            "driver": "virtio-net-pci", "id": node, "netdev": node, "mac": mac, "bus": port,
+        })
+        log(f"{eni_id}: hot-plugged as virtio-net {node} ({mac}) on {port}")
+        return {"node": node, "port": port, "backend": ("netdev_del", {"id": node})}
 
     def unplug(self, entry):
         # The guest releases a PCIe device after its attention button's
@@ -587,9 +610,10 @@ class SimVm:
 
         def finish():
             if self.qmp.wait_event("DEVICE_DELETED", entry["node"], 60):
-                self.qmp.execute("blockdev-del", {"node-name": entry["node"]})
+                self.qmp.execute(*entry["backend"])
                 with LOCK:
                     self.free_ports.append(entry["port"])
+                log(f"{entry['node']}: unplugged from {entry['port']}")
             else:
                 log(f"{entry['node']}: the guest did not release it in 60 s")
 
@@ -1151,9 +1175,13 @@ def ctl_instances(req):
         MinCount=1,
         MaxCount=1,
         InstanceType=req.get("instance_type", "m5.large"),
-        SubnetId=subnet_for(az),
         Placement={"AvailabilityZone": az},
     )
+    # "routable": true: no subnet of the rig's (moto then gives a random
+    # address in 10.0.0.0/8), for a virtual machine whose private address
+    # must reach another guest: a loopback one never leaves its kernel.
+    if not req.get("routable"):
+        kwargs["SubnetId"] = subnet_for(az)
     if tags:
         kwargs["TagSpecifications"] = [{"ResourceType": "instance", "Tags": tags}]
     if req.get("user_data") is not None:

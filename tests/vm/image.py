@@ -23,7 +23,7 @@ SUITE = "bookworm"
 PACKAGES = [
     "systemd-sysv", "udev", "dbus", "linux-image-amd64", "initramfs-tools", "kmod",
     "qemu-guest-agent", "iproute2", "e2fsprogs", "xfsprogs", "btrfs-progs", "lvm2",
-    "util-linux", "procps", "etcd-server",
+    "util-linux", "procps", "etcd-server", "etcd-client",
 ]
 ROOT_SIZE = "3G"
 
@@ -82,6 +82,9 @@ def mirror():
 
 
 def run(*argv, **kw):
+    # What the tools print is log: stdout carries only the image's path
+    # (mkfs.ext4 -q still says "Creating regular file").
+    kw.setdefault("stdout", sys.stderr)
     subprocess.run(argv, check=True, **kw)
 
 

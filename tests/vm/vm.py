@@ -7,6 +7,7 @@ loopback), and the guest agent to run commands in it.
 Standard library only."""
 
 import base64
+import hashlib
 import json
 import os
 import socket
@@ -22,12 +23,21 @@ def guest_url(url):
     return url.replace("127.0.0.1", HOST)
 
 
+def link_mac(instance_id):
+    """A locally administered MAC, fixed by the instance ID."""
+    digest = hashlib.sha256(instance_id.encode()).digest()
+    return "02:" + ":".join(f"{b:02x}" for b in digest[:5])
+
+
 class GuestError(Exception):
     pass
 
 
 class Vm:
-    def __init__(self, image, workdir, rig, inst, disks="nvme", memory_mib=1024):
+    def __init__(self, image, workdir, rig, inst, disks="nvme", memory_mib=1024, link=None):
+        """`link`: ("listen" or "connect", a socket path): a second NIC,
+        eth1, on a private Ethernet link between two guests (qemu's user
+        network takes no connection in)."""
         self.dir = workdir
         os.makedirs(workdir, exist_ok=True)
         self.overlay = os.path.join(workdir, "root.qcow2")
@@ -60,6 +70,13 @@ class Vm:
             "-chardev", f"socket,id=agent,path={self.agent_path},server=on,wait=off",
             "-device", "virtio-serial", "-device", "virtserialport,chardev=agent,name=org.qemu.guest_agent.0",
         ]
+        if link is not None:
+            how, path = link
+            argv += ["-netdev", f"stream,id=link,server={'on' if how == 'listen' else 'off'},"
+                     f"addr.type=unix,addr.path={path}",
+                     # A MAC of its own: qemu gives every guest's second
+                     # NIC the same one, and two guests share this link.
+                     "-device", f"virtio-net-pci,netdev=link,mac={link_mac(inst['instance_id'])}"]
         for i, port in enumerate(PORTS, 1):
             argv += ["-device", f"pcie-root-port,id={port},bus=pcie.0,chassis={i}"]
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
