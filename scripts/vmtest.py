@@ -73,85 +73,76 @@ class Guest:
 # Scenarios. Each returns a dict of what it measured.
 
 
-def ebs_grow_lvm(rig, guest):
-    """ebs-grow on lvm.ext4: the init unit makes it at first boot on a new
-    volume, the timer grows it online when it fills (a second volume:
-    pvcreate, vgextend, lvextend --resizefs), and a reboot mounts it again
-    by UUID with the data."""
+def grow_from_boot(guest, name, fs, steps, disks):
+    """ebs-grow for /`name` in `fs` from boot: the init unit makes it at
+    first boot on a new volume, the timer's check grows it online when it
+    fills (its journal shows `steps`), and a reboot mounts it again by UUID
+    with its data, on `disks` volumes found through udev's by-id links."""
     vm = guest.vm
-    vm.sh("mkdir -p /etc/mooring/ebs-grow /etc/systemd/system/ebs-grow@scratch.timer.d")
-    vm.put("/etc/mooring/ebs-grow/scratch.json", json.dumps({
-        "mountpoint": "/scratch", "fs": "lvm.ext4", "initial_size_gib": 1,
+    mountpoint = f"/{name}"
+    vm.sh(f"mkdir -p /etc/mooring/ebs-grow /etc/systemd/system/ebs-grow@{name}.timer.d")
+    vm.put(f"/etc/mooring/ebs-grow/{name}.json", json.dumps({
+        "mountpoint": mountpoint, "fs": fs, "initial_size_gib": 1,
         "size_ladder_gib": [[0, 1]], "min_free_gib": 0}).encode())
     # The test's only change to the units: the timer every 10 s instead of
     # every minute, so that a growth comes in seconds. (An empty assignment
     # to any On*Sec= resets them all: one, then both values.)
-    vm.put("/etc/systemd/system/ebs-grow@scratch.timer.d/vmtest.conf",
+    vm.put(f"/etc/systemd/system/ebs-grow@{name}.timer.d/vmtest.conf",
            b"[Timer]\nOnActiveSec=\nOnActiveSec=5s\nOnUnitActiveSec=10s\nRandomizedDelaySec=0\n")
-    vm.sh("systemctl enable ebs-grow-init@scratch.service ebs-grow@scratch.timer")
+    vm.sh(f"systemctl enable ebs-grow-init@{name}.service ebs-grow@{name}.timer")
     # First boot of the image with the units enabled.
     vm.reboot()
-    state = vm.sh("systemctl show -P ActiveState ebs-grow-init@scratch.service")[1].strip()
+    state = vm.sh(f"systemctl show -P ActiveState ebs-grow-init@{name}.service")[1].strip()
     if state != "active":
-        raise GuestError(f"ebs-grow-init@scratch.service is {state}: {guest.journal('ebs-grow-init@scratch.service')}")
-    source = vm.sh("findmnt -n -o SOURCE /scratch")[1].strip()
-    fstab = vm.sh("grep ' /scratch ' /etc/fstab")[1]
+        raise GuestError(f"ebs-grow-init@{name}.service is {state}: {guest.journal(f'ebs-grow-init@{name}.service')}")
+    source = vm.sh(f"findmnt -n -o SOURCE {mountpoint}")[1].strip()
+    fstab = vm.sh(f"grep ' {mountpoint} ' /etc/fstab")[1]
     if "UUID=" not in fstab:
-        raise GuestError(f"/etc/fstab has no UUID line for /scratch: {fstab}")
-    by_id = vm.sh("ls /dev/disk/by-id/ | grep Amazon_Elastic_Block_Store")[1].split()
-    size = lambda: int(vm.sh("df -B1 --output=size /scratch | tail -1")[1])  # noqa: E731
+        raise GuestError(f"/etc/fstab has no UUID line for {mountpoint}: {fstab}")
+    size = lambda: int(vm.sh(f"df -B1 --output=size {mountpoint} | tail -1")[1])  # noqa: E731
     before = size()
     # Fill it past the threshold (50 % with one device).
-    vm.sh("fallocate -l $(( $(df -B1 --output=size /scratch | tail -1) * 7 / 10 )) /scratch/fill && sync")
+    vm.sh(f"fallocate -l $(( $(df -B1 --output=size {mountpoint} | tail -1) * 7 / 10 )) {mountpoint}/fill && sync")
     grown_at = time.monotonic()
     try:
-        wait_for("the timer's check to add a volume", lambda: size() > before * 1.5, timeout=240, every=2)
+        wait_for("the timer's check to grow it", lambda: size() > before * 1.5, timeout=240, every=2)
     except GuestError as e:
         timers = vm.sh("systemctl list-timers --all --no-pager", check=False)[1]
-        raise GuestError(f"{e}\n{timers}\n{guest.journal('ebs-grow@scratch.service')}") from None
+        raise GuestError(f"{e}\n{timers}\n{guest.journal(f'ebs-grow@{name}.service')}") from None
     grow_seconds = time.monotonic() - grown_at
-    pvs = vm.sh("pvs --noheadings -o pv_name")[1].split()
-    if len(pvs) != 2:
-        raise GuestError(f"expected 2 physical volumes, found {pvs}")
-    ran = [line for line in guest.journal("ebs-grow@scratch.service").splitlines() if "running:" in line]
-    for step in ("pvcreate", "vgextend", "lvextend"):
+    after_growth = size()
+    ran = [line for line in guest.journal(f"ebs-grow@{name}.service").splitlines() if "running:" in line]
+    for step in steps:
         if not any(step in line for line in ran):
             raise GuestError(f"the growth ran no {step}: {ran}")
-    # The reboot: the filesystem comes back by UUID, with its data, on
-    # both volumes (found by udev's by-id links).
+    # The reboot: the filesystem comes back by UUID, grown, with its data.
     vm.reboot()
-    after = vm.sh("findmnt -n -o SOURCE /scratch; ls /scratch")[1]
-    if "fill" not in after:
-        raise GuestError(f"/scratch after the reboot: {after}")
+    after = vm.sh(f"findmnt -n -o SOURCE {mountpoint}; ls {mountpoint}")[1]
+    if "fill" not in after or size() != after_growth:
+        raise GuestError(f"{mountpoint} after the reboot ({size()} bytes, {after_growth} before it): {after}")
     links = vm.sh("ls /dev/disk/by-id/ | grep -c Amazon_Elastic_Block_Store")[1].strip()
-    if links != "2":
-        raise GuestError(f"{links} by-id links to EBS volumes after the reboot, not 2")
-    return {"scenario": "ebs-grow lvm.ext4", "source": source, "by_id_links_at_init": len(by_id),
-            "grow_seconds": round(grow_seconds, 1), "physical_volumes": len(pvs), "growth": ran}
+    if links != str(disks):
+        raise GuestError(f"{links} by-id links to EBS volumes after the reboot, not {disks}")
+    return {"source": source, "bytes_before": before, "bytes_after": after_growth,
+            "grow_seconds": round(grow_seconds, 1), "growth": ran}
+
+
+def ebs_grow_lvm(rig, guest):
+    """ebs-grow on lvm.ext4 from boot: grown by a second volume (pvcreate,
+    vgextend, lvextend --resizefs)."""
+    r = grow_from_boot(guest, "scratch", "lvm.ext4", ("pvcreate", "vgextend", "lvextend"), disks=2)
+    pvs = guest.vm.sh("pvs --noheadings -o pv_name")[1].split()
+    if len(pvs) != 2:
+        raise GuestError(f"expected 2 physical volumes, found {pvs}")
+    return {"scenario": "ebs-grow lvm.ext4", "physical_volumes": len(pvs), **r}
 
 
 def ebs_grow_ext4(rig, guest):
-    """ebs-grow on ext4, grown in place: the init unit makes it on a new
-    volume, and when it fills a check grows that volume (ModifyVolume: the
-    rig resizes the disk under the running guest — a virtio disk, see
-    SCENARIOS) and then the mounted filesystem (resize2fs online)."""
-    vm = guest.vm
-    vm.sh("mkdir -p /etc/mooring/ebs-grow")
-    vm.put("/etc/mooring/ebs-grow/data.json", json.dumps({
-        "mountpoint": "/data", "fs": "ext4", "initial_size_gib": 1,
-        "size_ladder_gib": [[0, 1]], "min_free_gib": 0}).encode())
-    vm.sh("systemctl start ebs-grow-init@data.service")
-    size = lambda: int(vm.sh("df -B1 --output=size /data | tail -1")[1])  # noqa: E731
-    before = size()
-    vm.sh("fallocate -l $(( $(df -B1 --output=size /data | tail -1) * 7 / 10 )) /data/fill && sync")
-    began = time.monotonic()
-    code, _, _ = vm.exec("/bin/systemctl", "start", "ebs-grow@data.service", check=False, timeout=300)
-    log_lines = guest.journal("ebs-grow@data.service")
-    if code != 0 or size() <= before:
-        raise GuestError(f"the check did not grow /data ({before} -> {size()} bytes, exit {code}): {log_lines}")
-    return {"scenario": "ebs-grow ext4 in place", "bytes_before": before, "bytes_after": size(),
-            "grow_seconds": round(time.monotonic() - began, 1),
-            "growth": [line for line in log_lines.splitlines() if "resize" in line or "modif" in line]}
+    """ebs-grow on ext4 from boot, grown in place: ModifyVolume (the rig
+    resizes the disk under the running guest — a virtio disk, see
+    SCENARIOS), then resize2fs on the mounted filesystem."""
+    r = grow_from_boot(guest, "data", "ext4", ("resize2fs",), disks=1)
+    return {"scenario": "ebs-grow ext4 in place", **r}
 
 
 PORTWORX_STAND_IN = b"""\
