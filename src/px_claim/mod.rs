@@ -643,10 +643,9 @@ impl Run<'_> {
     /// Attach `v`: the device name given to EC2, or `None` when another
     /// instance was faster.
     async fn attach(&self, v: &VolumeInfo) -> Result<Option<String>> {
-        let me = self.instance();
-        let me = &me;
+        let here = &self.instance();
         let attached = turn::patiently(&self.session.aws, self.me, "attach", |ec2| async move {
-            volumes::attach_volume_unconfirmed(&ec2, me, v).await
+            volumes::attach_volume_unconfirmed(&ec2, here, v).await
         })
         .await?;
         match attached {

@@ -571,10 +571,12 @@ class SimVm:
         self.driver = {"nvme": "nvme", "virtio": "virtio-blk-pci"}[disks]
 
     def port(self, what):
+        """A free PCIe root port for `what`, and a number for the qemu ids
+        of what goes there (a letter, then this number: qemu wants ids
+        that start with a letter)."""
         if not self.free_ports:
             raise RigEC2Error("AttachmentLimitExceeded", f"the virtual machine has no free PCIe port for {what}")
         self.count += 1
-        # qemu ids: a letter, then letters and digits.
         return self.free_ports.pop(0), self.count
 
     def plug(self, volume_id, path):
