@@ -134,7 +134,8 @@ pub struct Session {
 impl Session {
     pub async fn start(opts: &AwsOptions) -> Result<Session> {
         let imds = crate::imds::client(opts.imds_endpoint.as_deref())?;
-        let identity = crate::imds::Identity::fetch(&imds, opts.imds_endpoint.as_deref()).await?;
+        let identity =
+            crate::imds::Identity::fetch_patiently(&imds, opts.imds_endpoint.as_deref()).await?;
         let aws = Aws::connect_with_imds(opts, imds, Some(&identity.region)).await?;
         Ok(Session { identity, aws })
     }

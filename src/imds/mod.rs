@@ -18,6 +18,9 @@ use std::time::Duration;
 pub struct ImdsUnavailable {
     pub endpoint: String,
     pub detail: String,
+    /// Nothing answered (no connection, a timeout): early in a boot the
+    /// network may not carry IMDS yet, and asking again can help.
+    pub unreachable: bool,
 }
 
 /// What this instance is, as IMDS says.
@@ -67,6 +70,11 @@ async fn get_optional(client: &Client, path: &str, endpoint: &str) -> Result<Opt
         Err(ImdsError::ErrorResponse(e)) if e.response().status().as_u16() == 404 => Ok(None),
         Err(e) => Err(ImdsUnavailable {
             endpoint: endpoint.to_string(),
+            unreachable: match &e {
+                ImdsError::FailedToLoadToken(t) => t.is_dispatch_failure(),
+                ImdsError::IoError(_) => true,
+                _ => false,
+            },
             detail: format!(
                 "{path}: {}",
                 aws_smithy_types::error::display::DisplayErrorContext(&e)
@@ -81,6 +89,7 @@ async fn get_required(client: &Client, path: &str, endpoint: &str) -> Result<Str
         ImdsUnavailable {
             endpoint: endpoint.to_string(),
             detail: format!("{path} not found"),
+            unreachable: false,
         }
         .into()
     })
@@ -98,7 +107,39 @@ struct IdentityDocument {
     private_ip: Option<String>,
 }
 
+/// How long a run keeps asking an IMDS that does not answer at all (each
+/// time after a pause growing from 1 s to 4 s): a unit ordered after
+/// network-online.target may still start before the route to IMDS carries
+/// (seen in a loaded guest at first boot). The callers' deadlines bound it
+/// too.
+pub const UNREACHABLE_PATIENCE: Duration = Duration::from_secs(20);
+
 impl Identity {
+    /// [`Identity::fetch`], asked again while IMDS does not answer at all,
+    /// for up to [`UNREACHABLE_PATIENCE`]. An answer that is an error
+    /// (IMDSv2 refused, a path missing) fails at once.
+    pub async fn fetch_patiently(
+        client: &Client,
+        endpoint_override: Option<&str>,
+    ) -> Result<Identity> {
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_secs(1);
+        loop {
+            match Self::fetch(client, endpoint_override).await {
+                Err(e)
+                    if e.downcast_ref::<ImdsUnavailable>()
+                        .is_some_and(|u| u.unreachable)
+                        && started.elapsed() + pause < UNREACHABLE_PATIENCE =>
+                {
+                    log::info!("{e:#}; asking again in {} s", pause.as_secs());
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(4));
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Read the identity: the identity document (ID, account, region, AZ,
     /// type, IP in one request), the MACs and the tags, concurrently.
     pub async fn fetch(client: &Client, endpoint_override: Option<&str>) -> Result<Identity> {
@@ -113,6 +154,7 @@ impl Identity {
         let doc: IdentityDocument = serde_json::from_str(&doc).map_err(|e| ImdsUnavailable {
             endpoint: endpoint.clone(),
             detail: format!("identity document is not valid: {e}"),
+            unreachable: false,
         })?;
         let macs = macs
             .map(|list| parse_macs(&list))
