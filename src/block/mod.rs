@@ -5,6 +5,7 @@ pub mod cmd;
 pub mod fstab;
 pub mod mkfs;
 pub mod mount;
+pub mod octal;
 pub mod probe;
 pub mod resolve;
 

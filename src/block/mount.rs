@@ -2,6 +2,7 @@
 //! reading what is mounted where.
 
 use super::cmd::run;
+use super::octal;
 use super::probe::fs_identity;
 use crate::exit::Unsafe;
 use anyhow::{anyhow, Context, Result};
@@ -16,29 +17,6 @@ pub struct MountEntry {
     pub source: String,
 }
 
-/// Undo the octal escapes mountinfo uses for spaces and the like.
-fn unescape(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\'
-            && i + 3 < bytes.len()
-            && bytes[i + 1..i + 4]
-                .iter()
-                .all(|b| (b'0'..=b'7').contains(b))
-        {
-            let n = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
-            out.push(n);
-            i += 4;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Every mount this process can see.
 pub fn mounts() -> Result<Vec<MountEntry>> {
     let text =
@@ -49,9 +27,11 @@ pub fn mounts() -> Result<Vec<MountEntry>> {
             let fields: Vec<&str> = line.split(' ').collect();
             let sep = fields.iter().position(|f| *f == "-")?;
             Some(MountEntry {
-                mountpoint: PathBuf::from(unescape(fields.get(4)?)),
+                mountpoint: PathBuf::from(octal::unescape(fields.get(4)?)),
                 fstype: fields.get(sep + 1)?.to_string(),
-                source: unescape(fields.get(sep + 2)?),
+                source: octal::unescape(fields.get(sep + 2)?)
+                    .to_string_lossy()
+                    .into_owned(),
             })
         })
         .collect())
@@ -187,13 +167,6 @@ mod tests {
         assert!(!is_device(&dir.join("missing").to_string_lossy(), &node));
         assert!(!is_device(&dir.join("mapper").to_string_lossy(), &node));
         fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn unescapes_mountinfo() {
-        assert_eq!(unescape("/mnt/a\\040b"), "/mnt/a b");
-        assert_eq!(unescape("/plain"), "/plain");
-        assert_eq!(unescape("/trail\\04"), "/trail\\04");
     }
 
     #[test]
