@@ -42,13 +42,8 @@ pub const GROUP_NAME_TAG: &str = "aws:autoscaling:groupName";
 /// Read from the instance's metadata tags when the launch template turned
 /// them on (no API call), else asked of Auto Scaling.
 pub async fn group_of_session(asg: &Client, session: &super::Session) -> Result<Option<String>> {
-    if let Some(name) = session
-        .identity
-        .tags
-        .as_ref()
-        .and_then(|t| t.get(GROUP_NAME_TAG))
-    {
-        return Ok(Some(name.clone()));
+    if let Some(name) = session.tag(GROUP_NAME_TAG).await? {
+        return Ok(Some(name));
     }
     group_of(asg, session.instance_id()).await
 }

@@ -34,7 +34,7 @@ pub struct AwsOptions {
 /// The clients of one run.
 #[derive(Debug, Clone)]
 pub struct Aws {
-    pub imds: aws_config::imds::Client,
+    pub imds: crate::imds::Metadata,
     pub sdk_config: aws_config::SdkConfig,
     pub ec2: aws_sdk_ec2::Client,
 }
@@ -45,7 +45,7 @@ impl Aws {
     /// sharing this run's IMDS client; retries are adaptive (client-side
     /// rate limiting when EC2 throttles) with jittered backoff.
     pub async fn connect(opts: &AwsOptions, instance_region: Option<&str>) -> Result<Aws> {
-        let imds = crate::imds::client(opts.imds_endpoint.as_deref())?;
+        let imds = crate::imds::Metadata::new(opts.imds_endpoint.as_deref())?;
         Self::connect_with_imds(opts, imds, instance_region).await
     }
 
@@ -53,7 +53,7 @@ impl Aws {
     /// already read the instance's identity.
     pub async fn connect_with_imds(
         opts: &AwsOptions,
-        imds: aws_config::imds::Client,
+        imds: crate::imds::Metadata,
         instance_region: Option<&str>,
     ) -> Result<Aws> {
         let region = opts
@@ -67,7 +67,7 @@ impl Aws {
             .unwrap_or(8);
         let credentials =
             aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
-                .imds_client(imds.clone());
+                .imds_client(imds.client().clone());
         let credentials = match &region {
             Some(r) => credentials.region(Region::new(r.clone())),
             None => credentials,
@@ -133,9 +133,8 @@ pub struct Session {
 
 impl Session {
     pub async fn start(opts: &AwsOptions) -> Result<Session> {
-        let imds = crate::imds::client(opts.imds_endpoint.as_deref())?;
-        let identity =
-            crate::imds::Identity::fetch_patiently(&imds, opts.imds_endpoint.as_deref()).await?;
+        let imds = crate::imds::Metadata::new(opts.imds_endpoint.as_deref())?;
+        let identity = imds.identity().await?;
         let aws = Aws::connect_with_imds(opts, imds, Some(&identity.region)).await?;
         Ok(Session { identity, aws })
     }
@@ -146,6 +145,12 @@ impl Session {
 
     pub fn instance_id(&self) -> &str {
         &self.identity.instance_id
+    }
+
+    /// This instance's tag `key` from instance-metadata tags (see
+    /// [`crate::imds::Metadata::tag`]).
+    pub async fn tag(&self, key: &str) -> Result<Option<String>> {
+        self.aws.imds.tag(key).await
     }
 }
 

@@ -195,14 +195,11 @@ fn local_config(cli: &Cli) -> Result<Option<Config>> {
 
 /// The configuration in the instance's user-data.
 async fn user_data_config(session: &Session) -> Result<Config> {
-    let user_data = crate::imds::user_data(&session.aws.imds, None)
-        .await?
-        .ok_or_else(|| {
-            BadInput(
-                "no configuration: give --cluster-id and --template, or --config, or user-data"
-                    .into(),
-            )
-        })?;
+    let user_data = session.aws.imds.user_data().await?.ok_or_else(|| {
+        BadInput(
+            "no configuration: give --cluster-id and --template, or --config, or user-data".into(),
+        )
+    })?;
     if user_data.contains("AWS_SECRET_ACCESS_KEY") {
         log::warn!(
             "user-data carries AWS credentials; ignored: credentials come from the instance profile \

@@ -585,7 +585,7 @@ async fn wait_imds_lists(
             Duration::from_millis(50),
             Duration::from_millis(500),
             || async {
-                let macs = crate::imds::attached_macs(&session.aws.imds, None).await?;
+                let macs = session.aws.imds.attached_macs().await?;
                 Ok(macs.iter().any(|m| m == mac).then_some(()))
             },
         )

@@ -1,8 +1,7 @@
 use crate::rig::Rig;
 use mooring::exit::{code_for, Code};
-use mooring::imds::{self, Identity, ImdsUnavailable};
+use mooring::imds::{ImdsUnavailable, Metadata};
 use serde_json::json;
-use std::collections::BTreeMap;
 
 #[tokio::test]
 async fn identity_matches_the_instance_moto_launched() {
@@ -12,34 +11,38 @@ async fn identity_matches_the_instance_moto_launched() {
         "tags": {"Name": "db-1", "etcd-cluster": "prod"},
         "instance_type": "m5.xlarge",
     }));
-    let client = imds::client(Some(&inst.imds_url)).unwrap();
-    let id = Identity::fetch(&client, Some(&inst.imds_url))
-        .await
-        .unwrap();
+    let imds = Metadata::new(Some(&inst.imds_url)).unwrap();
+    let id = imds.identity().await.unwrap();
     assert_eq!(id.instance_id, inst.id);
     assert_eq!(id.availability_zone, "us-east-1b");
     assert_eq!(id.region, "us-east-1");
     assert_eq!(id.instance_type, "m5.xlarge");
     assert_eq!(id.private_ipv4.as_deref(), Some(inst.private_ip.as_str()));
-    assert_eq!(id.macs, vec![id.mac.clone()]);
-    let tags: BTreeMap<String, String> = [("Name", "db-1"), ("etcd-cluster", "prod")]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    assert_eq!(id.tags, Some(tags));
-    assert_eq!(id.tag("etcd-cluster"), Some("prod"));
+    // A token and the document: nothing else is asked for the identity.
+    assert_eq!(
+        rig.imds_requests(&inst, true),
+        [
+            "/latest/api/token",
+            "/latest/dynamic/instance-identity/document"
+        ]
+    );
+    assert_eq!(
+        imds.tag("etcd-cluster").await.unwrap().as_deref(),
+        Some("prod")
+    );
+    assert_eq!(imds.tag("absent").await.unwrap(), None);
+    assert!(imds.tags_enabled().await.unwrap());
+    assert_eq!(imds.attached_macs().await.unwrap().len(), 1);
 }
 
 #[tokio::test]
 async fn tags_absent_when_instance_metadata_tags_are_off() {
     let rig = Rig::start();
     let inst = rig.instance(json!({"tags": {"Name": "x"}, "metadata_tags": false}));
-    let client = imds::client(Some(&inst.imds_url)).unwrap();
-    let id = Identity::fetch(&client, Some(&inst.imds_url))
-        .await
-        .unwrap();
-    assert_eq!(id.tags, None);
-    assert_eq!(id.instance_id, inst.id);
+    let imds = Metadata::new(Some(&inst.imds_url)).unwrap();
+    assert_eq!(imds.tag("Name").await.unwrap(), None);
+    assert!(!imds.tags_enabled().await.unwrap());
+    assert_eq!(imds.identity().await.unwrap().instance_id, inst.id);
 }
 
 #[tokio::test]
@@ -51,8 +54,9 @@ async fn absent_imds_is_a_clear_typed_error() {
         .unwrap()
         .port();
     let url = format!("http://127.0.0.1:{port}");
-    let client = imds::client(Some(&url)).unwrap();
-    let err = Identity::fetch(&client, Some(&url)).await.unwrap_err();
+    let imds = Metadata::new(Some(&url)).unwrap();
+    let started = std::time::Instant::now();
+    let err = imds.identity().await.unwrap_err();
     assert!(err.is::<ImdsUnavailable>(), "{err:#}");
     let msg = format!("{err:#}");
     assert!(
@@ -61,4 +65,44 @@ async fn absent_imds_is_a_clear_typed_error() {
     );
     assert!(!msg.contains('\n'), "multi-line error: {msg}");
     assert_eq!(code_for(&err), Code::NoMetadata);
+    // Nothing answers: asked again for the whole patience, not given up at
+    // once, and not beyond it.
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_secs(10)
+            && waited <= mooring::imds::UNREACHABLE_PATIENCE + std::time::Duration::from_secs(10),
+        "gave up after {waited:?}"
+    );
+}
+
+/// Issue 19, defect 5: a read that times out (IMDS slow on a loaded
+/// instance) is asked again like a refused connect. Before the fix the
+/// first read that timed out failed the run with exit 7.
+#[tokio::test]
+async fn a_read_that_times_out_is_asked_again() {
+    let rig = Rig::start();
+    let inst = rig.instance(json!({}));
+    // The client gives a read 2 s; two answers come after 3 s each.
+    rig.imds_delays(
+        &inst,
+        json!([{"path": "/latest/dynamic/instance-identity/document", "seconds": 3, "times": 2}]),
+    );
+    let imds = Metadata::new(Some(&inst.imds_url)).unwrap();
+    let id = imds.identity().await.unwrap();
+    assert_eq!(id.instance_id, inst.id);
+    let asked = rig.imds_requests(&inst, false);
+    let reads = asked
+        .iter()
+        .filter(|p| p.ends_with("instance-identity/document"))
+        .count();
+    assert!(reads >= 3, "the document was read {reads} times: {asked:?}");
+}
+
+#[test]
+fn a_malformed_endpoint_is_bad_input() {
+    for bad in ["htp://169.254.169.254", "169.254.169.254", "http://"] {
+        let err = Metadata::new(Some(bad)).unwrap_err();
+        assert_eq!(code_for(&err), Code::BadInput, "{bad}: {err:#}");
+        assert!(format!("{err:#}").contains(bad), "{err:#}");
+    }
 }

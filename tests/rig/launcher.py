@@ -759,6 +759,7 @@ class ImdsHandler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
+        self.server.sim_imds.asked(self.path)
         if self.path != "/latest/api/token":
             return self.reply(404)
         ttl = self.headers.get("X-aws-ec2-metadata-token-ttl-seconds")
@@ -769,6 +770,7 @@ class ImdsHandler(http.server.BaseHTTPRequestHandler):
         self.reply(200, token, {"X-aws-ec2-metadata-token-ttl-seconds": ttl})
 
     def do_GET(self):
+        self.server.sim_imds.asked(self.path)
         token = self.headers.get("X-aws-ec2-metadata-token")
         expiry = self.server.tokens.get(token)
         if expiry is None or expiry < time.monotonic():
@@ -802,6 +804,12 @@ class SimImds:
         self.server.daemon_threads = True
         self.server.tokens = {}
         self.server.sim_imds = self
+        # Every request's path, in order (tests count what a run asks), and
+        # slow answers: {"path": prefix, "seconds": S, "times": N} delays
+        # the next N requests for paths under prefix by S seconds.
+        self.requests = []
+        self.delays = []
+        self.lock = threading.Lock()
         threading.Thread(target=self.server.serve_forever, args=(IDLE_POLL,), daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
@@ -812,6 +820,15 @@ class SimImds:
         server.tokens = self.server.tokens
         server.sim_imds = self
         serve(server)
+
+    def asked(self, path):
+        with self.lock:
+            self.requests.append(path)
+            delay = next((d for d in self.delays if d["times"] > 0 and path.startswith(d["path"])), None)
+            if delay:
+                delay["times"] -= 1
+        if delay:
+            time.sleep(delay["seconds"])
 
     def lookup(self, path):
         # moto's get_instance scans every reservation; the object is the
@@ -1609,7 +1626,22 @@ def _ctl_devices(req):
     return {vid: e["loop"] for vid, e in sim.plugged.items()}
 
 
+def ctl_imds(req):
+    """An instance's IMDS: the paths asked since the last clear, and new
+    delay rules ({"delays": [{"path", "seconds", "times"}]})."""
+    with LOCK:
+        imds = INSTANCES[req["instance_id"]].imds
+    with imds.lock:
+        asked = list(imds.requests)
+        if req.get("clear"):
+            imds.requests.clear()
+        if "delays" in req:
+            imds.delays = [dict(d) for d in req["delays"]]
+    return {"requests": asked}
+
+
 CONTROL = {
+    "/_rig/imds": ctl_imds,
     "/_rig/instances": ctl_instances,
     "/_rig/register": ctl_register,
     "/_rig/subnet": ctl_subnet,

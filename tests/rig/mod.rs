@@ -351,6 +351,30 @@ impl Rig {
         aws_sdk_ec2::Client::new(&sdk_config(&self.endpoint, creds, no_retries))
     }
 
+    /// The paths `inst`'s IMDS was asked since the last clear (the token's
+    /// PUT included), in order.
+    pub fn imds_requests(&self, inst: &SimInstance, clear: bool) -> Vec<String> {
+        let v = self.control(
+            "/_rig/imds",
+            json!({ "instance_id": inst.id, "clear": clear }),
+        );
+        v["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Make `inst`'s IMDS slow: each rule `{"path": prefix, "seconds": S,
+    /// "times": N}` delays the next N answers under prefix by S seconds.
+    pub fn imds_delays(&self, inst: &SimInstance, delays: Value) {
+        self.control(
+            "/_rig/imds",
+            json!({ "instance_id": inst.id, "delays": delays }),
+        );
+    }
+
     /// The loop device backing each volume attached to `inst`.
     pub fn devices(&self, inst: &SimInstance) -> Value {
         self.control("/_rig/devices", json!({ "instance_id": inst.id }))
