@@ -229,3 +229,72 @@ async fn sweep_finds_the_unregistered_and_the_orphaned() {
         .unwrap();
     assert!(!left.container_instance_arns().contains(&orphan));
 }
+
+/// Issue 19, defect 1: a typo in the introspection URL (a fleet-wide
+/// drop-in) is bad input, exit 2, every time — never "not registered", so
+/// never Unhealthy. Before the fix the fourth check below marked this
+/// healthy host Unhealthy and exited 0. A docker root that does not exist
+/// is the same: the guard could not look.
+#[tokio::test]
+async fn a_probe_that_could_not_ask_never_replaces_a_healthy_host() {
+    let f = Fixture::new(4);
+    f.rig.calls(true);
+    let typo = "htp://127.0.0.1:51678/v1/metadata";
+    for _ in 0..4 {
+        let mut args = f.check_args(&["--failures", "1", "--registration-grace", "0"]);
+        let at = args
+            .iter()
+            .position(|a| a == "--introspection-url")
+            .unwrap();
+        args[at + 1] = typo.to_string();
+        let out = f.tool.run_owned(&args);
+        assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(typo), "{stderr}");
+    }
+    let missing = f.dir.path().join("no-docker-here");
+    for _ in 0..2 {
+        let mut args = f.check_args(&["--failures", "1", "--registration-grace", "0"]);
+        let at = args.iter().position(|a| a == "--docker-root").unwrap();
+        args[at + 1] = missing.display().to_string();
+        let out = f.tool.run_owned(&args);
+        assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    }
+    assert_eq!(f.health_of(&f.insts[0]).await, "Healthy");
+    assert!(f.rig.calls(true).0.is_empty(), "no AWS call");
+    assert!(!f.state_file().exists(), "no check was counted");
+    // The same host with its URL right is healthy.
+    assert_eq!(f.check(&["--failures", "1"])["verdict"], "healthy");
+}
+
+/// An agent that is down (nothing listens on its well-formed loopback
+/// URL) is the observation the guard exists for: past the grace it
+/// counts, and the host is replaced.
+#[tokio::test]
+async fn an_agent_that_does_not_answer_counts_as_not_registered() {
+    let f = Fixture::new(4);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = format!("http://127.0.0.1:{port}/v1/metadata");
+    let mut args = f.check_args(&["--failures", "2", "--registration-grace", "0"]);
+    let at = args
+        .iter()
+        .position(|a| a == "--introspection-url")
+        .unwrap();
+    args[at + 1] = down;
+    let r = json(&f.tool.run_owned(&args));
+    assert_eq!(r["verdict"], "failing", "{r}");
+    assert!(
+        r["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("does not answer"),
+        "{r}"
+    );
+    let r = json(&f.tool.run_owned(&args));
+    assert_eq!(r["verdict"], "replacement-requested", "{r}");
+    assert_eq!(f.health_of(&f.insts[0]).await, "Unhealthy");
+}
