@@ -83,7 +83,17 @@ impl DeviceResolver {
         size_bytes: Option<u64>,
     ) -> Result<Option<ResolvedDevice>> {
         let serial = serial_of(volume_id);
-        if let Ok(entries) = fs::read_dir(&self.sys_block) {
+        // A directory that cannot be read is not "no such device": that
+        // would let a caller detach or wait on what it could not see.
+        let entries = match fs::read_dir(&self.sys_block) {
+            Ok(entries) => Some(entries),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context(format!("cannot read {}", self.sys_block.display())))
+            }
+        };
+        if let Some(entries) = entries {
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 if !is_nvme_namespace(&name) {
@@ -100,7 +110,10 @@ impl DeviceResolver {
         let link = self
             .by_id
             .join(format!("nvme-Amazon_Elastic_Block_Store_{serial}"));
-        if link.exists() {
+        if link
+            .try_exists()
+            .with_context(|| format!("cannot look at {}", link.display()))?
+        {
             return self.found(volume_id, &link, Via::ById);
         }
         if let Some(requested) = attach_device {
@@ -108,7 +121,10 @@ impl DeviceResolver {
             let xen = base.replacen("sd", "xvd", 1);
             for name in [xen.as_str(), base] {
                 let path = self.dev_dir.join(name);
-                if !path.exists() {
+                if !path
+                    .try_exists()
+                    .with_context(|| format!("cannot look at {}", path.display()))?
+                {
                     continue;
                 }
                 let size = device_size(&path)?;

@@ -79,40 +79,6 @@ async fn describe_peers(
     Ok(peers)
 }
 
-/// The IDs among `ids` whose instances are gone: terminated, shutting
-/// down, or unknown to EC2. Absence from a filtered list proves nothing
-/// (eventual consistency); this asks about each ID.
-pub async fn proven_gone(session: &Session, ids: &[String]) -> Result<Vec<String>> {
-    let mut gone = Vec::new();
-    for id in ids {
-        match session
-            .ec2()
-            .describe_instances()
-            .instance_ids(id)
-            .send()
-            .await
-        {
-            Ok(out) => {
-                let state = out
-                    .reservations()
-                    .iter()
-                    .flat_map(|r| r.instances())
-                    .find(|i| i.instance_id() == Some(id))
-                    .and_then(|i| i.state()?.name().map(|n| n.as_str().to_string()));
-                match state.as_deref() {
-                    Some("terminated") | Some("shutting-down") | None => gone.push(id.clone()),
-                    _ => {}
-                }
-            }
-            Err(e) if crate::aws::error_code(&e) == Some("InvalidInstanceID.NotFound") => {
-                gone.push(id.clone())
-            }
-            Err(e) => return Err(AwsError::new("DescribeInstances", id.clone(), e).into()),
-        }
-    }
-    Ok(gone)
-}
-
 /// This instance's Auto Scaling group: its name, desired capacity, and the
 /// IDs of its instances that are not leaving it.
 #[derive(Debug, Clone)]

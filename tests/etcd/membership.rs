@@ -1,6 +1,8 @@
 use crate::rig::tool::{describe, json};
 use crate::Fixture;
 use serde_json::json;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 /// Three instances booting at the same moment form one 3-member cluster
 /// (not three) that serves writes; a fourth joins as a learner and is
@@ -544,4 +546,176 @@ async fn auto_scaling_group_members_form_the_cluster() {
         f.start(n);
     }
     assert_eq!(f.members(0).await.len(), 3);
+}
+
+/// `args` with `flag`'s value replaced.
+fn with_flag(mut args: Vec<String>, flag: &str, value: &str) -> Vec<String> {
+    let at = args.iter().position(|a| a == flag).unwrap();
+    args[at + 1] = value.to_string();
+    args
+}
+
+/// Issue 19, defect 2: a new instance whose CA does not sign the running
+/// https cluster's certificates could not ask — that is not "nobody
+/// answers". It is among the first --initial-size peers here, so the
+/// code before the fix wrote a bootstrap (`new`) env file and exited 0
+/// beside the running cluster. Now: exit 2 at once, naming the endpoint
+/// and the certificate; with the right CA the same instance joins.
+#[tokio::test]
+async fn a_tls_failure_is_not_nobody_answers() {
+    let mut f = Fixture::new("certs", 3);
+    for _ in 0..4 {
+        f.launch();
+    }
+    f.enable_tls();
+    let fourth = f.nodes[3].inst.id.clone();
+    let ec2 = f.rig.ec2().await;
+    let tag = |value: &'static str| {
+        let call = ec2.create_tags().resources(&fourth).tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key("etcd-cluster")
+                .value(value)
+                .build(),
+        );
+        async move { call.send().await.unwrap() }
+    };
+    tag("not-yet").await;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3)
+            .map(|n| {
+                let f = &f;
+                s.spawn(move || f.prepare(n))
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+    });
+    for n in 0..3 {
+        f.start(n);
+    }
+    f.put(0, "k", "v").await;
+    tag("certs").await;
+    // A CA of its own, which signed nothing of the cluster's.
+    let wrong = f.dir.path().join("wrong-ca.pem");
+    let out = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=not-the-cluster-ca", "-keyout"])
+        .arg(f.dir.path().join("wrong-ca.key"))
+        .arg("-out")
+        .arg(&wrong)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let args = with_flag(f.args(3, "prepare"), "--initial-size", "4");
+    let bad = with_flag(args.clone(), "--cacert", wrong.to_str().unwrap());
+    let started = Instant::now();
+    let out = f.nodes[3]
+        .tool
+        .run_within(&bad, Duration::from_secs(45), "prepare with a wrong CA");
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("UnknownIssuer") && stderr.contains("--cacert"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&f.nodes[0].inst.private_ip), "{stderr}");
+    assert!(!f.nodes[3].env_file().exists(), "an env file was written");
+    // A --cacert that is no certificate at all is bad input before asking.
+    let junk = with_flag(args.clone(), "--cacert", "/etc/hostname");
+    let out = f.nodes[3].tool.run_owned(&junk);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/etc/hostname"));
+    // The same instance with the cluster's CA joins.
+    let out = f.nodes[3].tool.run_owned(&args);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(json(&out)["decision"], "join");
+}
+
+/// A peer that accepts connections and never answers (a TLS handshake that
+/// never completes) is a peer that does not answer: the probe gives up on
+/// it within its bound. Before the fix prepare waited on it forever.
+#[tokio::test]
+async fn a_peer_that_never_answers_is_silent_within_a_bound() {
+    let mut f = Fixture::new("hung", 3);
+    for _ in 0..3 {
+        f.launch();
+    }
+    f.enable_tls();
+    let hung =
+        std::net::TcpListener::bind((f.nodes[2].inst.private_ip.as_str(), f.client_port)).unwrap();
+    let held = std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for s in hung.incoming().take(8) {
+            open.push(s);
+        }
+        open
+    });
+    for n in 0..2 {
+        let out = f.nodes[n].tool.run_within(
+            &f.args(n, "prepare"),
+            Duration::from_secs(30),
+            "prepare beside a hung peer",
+        );
+        assert!(out.status.success(), "{}", describe(&out));
+        assert_eq!(json(&out)["decision"], "new");
+    }
+    drop(held);
+}
+
+/// Issue 19, defect 4: the member of a terminated leader is removed once
+/// — the removal's own answer says what is left; a list asked again of a
+/// lagging member showed it again (`removed_members=[X, X]`, 1 run in 3
+/// before the fix), with an extra DescribeInstances. Two rounds: the
+/// leader's instance is replaced twice.
+#[tokio::test]
+async fn a_dead_leader_is_removed_once() {
+    let mut f = Fixture::new("leader", 3);
+    f.bootstrap(3).await;
+    f.put(0, "k", "v").await;
+    let mut alive: Vec<usize> = vec![0, 1, 2];
+    for round in 0..2 {
+        let status = f.client(alive[0]).await.status().await.unwrap();
+        let leader = f
+            .member_list(alive[0])
+            .await
+            .iter()
+            .find(|m| m.id() == status.leader())
+            .unwrap()
+            .name()
+            .to_string();
+        let dead = f.nodes.iter().position(|n| n.inst.id == leader).unwrap();
+        f.stop(dead);
+        f.rig
+            .ec2()
+            .await
+            .terminate_instances()
+            .instance_ids(&leader)
+            .send()
+            .await
+            .unwrap();
+        alive.retain(|n| *n != dead);
+        f.put(alive[0], "after", "v").await; // a new leader is elected
+        let e = f.launch();
+        f.rig.calls(true);
+        let r = f.prepare(e);
+        assert_eq!(r["removed_members"], json!([leader]), "round {round}: {r}");
+        let (calls, _) = f.rig.calls(true);
+        let describes = calls.iter().filter(|c| *c == "DescribeInstances").count();
+        // The peers, then the suspect by its ID: nothing asked twice.
+        assert_eq!(describes, 2, "round {round}: {calls:?}");
+        f.start(e);
+        f.promote(e);
+        alive.push(e);
+        let names: Vec<String> = f.members(alive[0]).await.into_iter().map(|m| m.0).collect();
+        assert_eq!(names.len(), 3, "{names:?}");
+        assert!(!names.contains(&leader));
+    }
 }

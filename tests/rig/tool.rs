@@ -138,6 +138,30 @@ impl Tool {
     }
 }
 
+impl Tool {
+    /// Run to completion, but no longer than `limit`: a run still going
+    /// then is killed (by its PID) and the test fails, naming `what`.
+    pub fn run_within(&self, args: &[String], limit: Duration, what: &str) -> Output {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut child = self
+            .command(&refs)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start the tool");
+        let started = std::time::Instant::now();
+        while child.try_wait().expect("tool status").is_none() {
+            if started.elapsed() > limit {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("tool output");
+                panic!("{what}: still running after {limit:?}: {}", describe(&out));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child.wait_with_output().expect("tool output")
+    }
+}
+
 /// `base` then `extra`, owned.
 pub fn arg_list(base: &[&str], extra: &[&str]) -> Vec<String> {
     base.iter().chain(extra).map(|s| s.to_string()).collect()
