@@ -28,10 +28,18 @@ impl Blankness {
     }
 }
 
+/// Open `device` for reading. blkid exits 2 both for "nothing found" and
+/// for a device it could not open: only a device that opens may be told
+/// blank (a could-not-ask is never a blank disk).
+fn open(device: &Path) -> Result<File> {
+    File::open(device).with_context(|| format!("cannot open {}", device.display()))
+}
+
 /// Probe `device`: no filesystem, no partition table, no LVM or md
 /// signature (blkid reports all of them), and zeros in its first MiB.
 pub fn probe(device: &Path) -> Result<Blankness> {
     let dev = device.to_string_lossy();
+    let mut file = open(device)?;
     let out = run_raw("blkid", &["-p", "-o", "export", &dev])?;
     match out.status.code() {
         // 0: something was found. 2: nothing was found.
@@ -58,7 +66,6 @@ pub fn probe(device: &Path) -> Result<Blankness> {
         }
     }
     let mut buf = vec![0u8; ZERO_PREFIX];
-    let mut file = File::open(device).with_context(|| format!("cannot open {dev}"))?;
     let mut filled = 0;
     while filled < buf.len() {
         let n = file
@@ -88,6 +95,7 @@ pub fn parse_export(text: &str) -> BTreeMap<String, String> {
 /// The filesystem UUID and type of `device`, probed from the device.
 pub fn fs_identity(device: &Path) -> Result<Option<(String, String)>> {
     let dev = device.to_string_lossy();
+    open(device)?;
     let out = run_raw("blkid", &["-p", "-o", "export", &dev])?;
     if out.status.code() == Some(2) {
         return Ok(None);
@@ -103,4 +111,31 @@ pub fn fs_identity(device: &Path) -> Result<Option<(String, String)>> {
         (Some(u), Some(t)) => Some((u.clone(), t.clone())),
         _ => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Seek, SeekFrom, Write};
+
+    #[test]
+    fn a_device_that_cannot_be_opened_is_never_blank() {
+        let missing = Path::new("/nonexistent/mooring-device");
+        assert!(probe(missing).is_err());
+        assert!(fs_identity(missing).is_err());
+    }
+
+    #[test]
+    fn zeros_are_blank_and_data_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("disk");
+        let mut f = File::create(&path).unwrap();
+        f.set_len(4 << 20).unwrap();
+        assert_eq!(probe(&path).unwrap(), Blankness::Blank);
+        assert_eq!(fs_identity(&path).unwrap(), None);
+        // No signature blkid knows, but data: not blank.
+        f.seek(SeekFrom::Start(4096)).unwrap();
+        f.write_all(b"raw database pages").unwrap();
+        assert!(matches!(probe(&path).unwrap(), Blankness::NotBlank(_)));
+    }
 }

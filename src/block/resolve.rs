@@ -273,6 +273,25 @@ mod tests {
     use std::os::unix::fs::symlink;
 
     #[test]
+    fn a_sysfs_that_cannot_be_read_is_not_no_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_a_dir = dir.path().join("block");
+        std::fs::write(&not_a_dir, "").unwrap();
+        let r = DeviceResolver {
+            sys_block: not_a_dir,
+            dev_dir: dir.path().to_path_buf(),
+            by_id: dir.path().to_path_buf(),
+        };
+        assert!(r.resolve("vol-0abc", None, None).is_err());
+        // A sysfs that is not there at all (not Nitro) is just no device.
+        let r = DeviceResolver {
+            sys_block: dir.path().join("missing"),
+            ..r
+        };
+        assert!(r.resolve("vol-0abc", None, None).unwrap().is_none());
+    }
+
+    #[test]
     fn nvme_namespace_names() {
         assert!(is_nvme_namespace("nvme0n1"));
         assert!(is_nvme_namespace("nvme12n3"));
