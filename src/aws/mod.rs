@@ -4,6 +4,7 @@
 pub mod asg;
 pub mod enis;
 pub mod filter;
+pub mod http;
 pub mod instance;
 pub mod volumes;
 
@@ -65,14 +66,18 @@ impl Aws {
             .max_attempts
             .or_else(|| std::env::var("AWS_MAX_ATTEMPTS").ok()?.parse().ok())
             .unwrap_or(8);
+        let provider_config =
+            aws_config::provider_config::ProviderConfig::default().with_http_client(http::client());
         let credentials =
             aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+                .configure(provider_config)
                 .imds_client(imds.client().clone());
         let credentials = match &region {
             Some(r) => credentials.region(Region::new(r.clone())),
             None => credentials,
         };
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http::client())
             .credentials_provider(credentials.build().await)
             .retry_config(
                 RetryConfig::adaptive()

@@ -99,7 +99,10 @@ impl Metadata {
                 .filter(|u| !u.is_empty())
                 .map(|u| (u, ENDPOINT_VAR)),
         };
+        let provider_config = aws_config::provider_config::ProviderConfig::default()
+            .with_http_client(crate::aws::http::client());
         let mut builder = Client::builder()
+            .configure(&provider_config)
             .max_attempts(3)
             .connect_timeout(Duration::from_secs(1))
             .read_timeout(Duration::from_secs(2));
