@@ -109,16 +109,41 @@ def etcd_rows(rig):
         # wait that out, so that the join measures Mooring, not etcd.
         time.sleep(6)
         rig.calls()
+        rig.imds(b[0])
         runs = [measure(b[3], b[2])]
-        rows.append(row("etcd-member-prepare, join (learner)", runs, len(rig.calls()), "<= 2 calls, < 50 ms own time"))
+        rows.append(row("etcd-member-prepare, join (learner)", runs, len(rig.calls()),
+                        "<= 2 calls, < 50 ms own time, <= 4 IMDS + credentials", len(rig.imds(b[0]))))
         start(b)
+        rig.imds(a[0])
         restarts = [measure(a[3], a[2]) for _ in range(10)]
-        rows.append(row("etcd-member-prepare, restart (data dir exists)", restarts, len(rig.calls()), "no membership change"))
+        rows.append(row("etcd-member-prepare, restart (data dir exists)", restarts, len(rig.calls()),
+                        "no membership change", len(rig.imds(a[0]))))
+        rows.append(etcd_group_row(rig))
     finally:
         for p in procs:
             p.kill()
             p.wait()
     return rows
+
+
+def etcd_group_row(rig):
+    """prepare on the first of an Auto Scaling group of three whose other
+    members' etcd is not up yet: the group read from Auto Scaling, the peers
+    from EC2, the two peers asked, a bootstrap env file written. Wall time
+    against CPU time shows how long a run waits."""
+    insts = rig.control("/_rig/asg", {"name": "etcd-bench", "size": 3})
+    base = tempfile.mkdtemp(prefix="mooring-bench-etcd-asg-", dir="/var/tmp")
+    rig.dirs.append(base)
+    inst = insts[0]
+    argv = [ETCD_PREPARE, "prepare", "-q", "--peers", "asg", "--data-dir", os.path.join(base, "data"),
+            "--env-file", os.path.join(base, "etcd.env"), "--peer-port", str(free_port()),
+            "--client-port", str(free_port())]
+    env = rig.tool_env(inst, base)
+    rig.calls()
+    rig.imds(inst)
+    runs = [measure(argv, env) for _ in range(10)]
+    return row("etcd-member-prepare, bootstrap in an Auto Scaling group of 3", runs,
+               len(rig.calls()), "wall / CPU <= 30, <= 4 IMDS + credentials", len(rig.imds(inst)))
 
 
 def smilodon_rows(rig):
@@ -136,18 +161,20 @@ def smilodon_rows(rig):
         argv = ["nsenter", f"--net=/run/netns/{inst['netns']}", "--", SMILODON, "-q",
                 "--filters", "tag:Service=bench", "--mountpoint", mp, "--mkfs", "ext4",
                 "--env-file", os.path.join(d, "node.env")]
-        return argv, rig.tool_env(inst, d)
+        return argv, rig.tool_env(inst, d), inst
 
-    rows, firsts, calls = [], [], 0
+    rows, firsts, calls, imds = [], [], 0, 0
     for i in range(5):
         rig.control("/_rig/pair", {"tags": {"NodeID": str(i), "Service": "bench"}})
-        argv, env = node(i)
+        argv, env, inst = node(i)
         rig.calls()
         firsts.append(measure(argv, env))
         calls += len(rig.calls())
-    rows.append(row("smilodon-attach, first attach (mkfs ext4 + mount)", firsts, calls, "<= 6 calls"))
+        imds += len(rig.imds(inst))
+    rows.append(row("smilodon-attach, first attach (mkfs ext4 + mount)", firsts, calls, "<= 6 calls", imds))
     restarts = [measure(argv, env) for _ in range(20)]
-    rows.append(row("smilodon-attach, restart (pair held)", restarts, len(rig.calls()), "<= 2 calls, no mutation"))
+    rows.append(row("smilodon-attach, restart (pair held)", restarts, len(rig.calls()), "<= 2 calls, no mutation",
+                    len(rig.imds(inst))))
     return rows
 
 
@@ -157,7 +184,7 @@ def px_rows(rig, reps=3, size=20, max_count=5):
     calls per instance, volumes made beyond max-count (must be 0)."""
     base = tempfile.mkdtemp(prefix="mooring-bench-px-", dir="/var/tmp")
     rig.dirs.append(base)
-    walls, calls, over, failed, rss = [], 0, 0, 0, 0
+    walls, calls, over, failed, rss, imds = [], 0, 0, 0, 0, 0
     for rep in range(reps):
         template = rig.control("/_rig/volume", {})["volume_id"]
         insts = rig.control("/_rig/asg", {"name": f"px-bench-{rep}", "size": size})
@@ -181,11 +208,13 @@ def px_rows(rig, reps=3, size=20, max_count=5):
             failed += int(code) != 0
         walls.append((time.perf_counter() - start) * 1000)
         calls += len(rig.calls())
+        imds += sum(len(rig.imds(inst)) for inst in insts)
         made = rig.control("/_rig/volumes", {"tags": {"PWX_CLUSTER_ID": f"bench-{rep}"}})
         over += max(0, len(made) - max_count)
     return [f"| px-volume-claim, {size} instances at once, max-count {max_count} (x{reps}) | {reps * size} | "
             f"{statistics.median(walls):.1f} (all decided) | {max(walls):.1f} | - | {rss / 1024:.1f} | "
-            f"{calls / (reps * size):.1f} | {failed} | <= 6 calls on average; over-created: {over} (must be 0) |"]
+            f"{calls / (reps * size):.1f} | {imds / (reps * size):.1f} | {failed} | "
+            f"<= 6 calls on average; over-created: {over} (must be 0) |"]
 
 
 def ecs_guard_rows(rig):
@@ -215,19 +244,23 @@ def ecs_guard_rows(rig):
             "--max-inode-percent", "99.9", "--introspection-url",
             f"http://127.0.0.1:{agent.server_address[1]}/v1/metadata"]
     rig.calls()
+    rig.imds(inst)
     runs = [measure(argv, env) for _ in range(50)]
     agent.shutdown()
-    return [row("ecs-node-guard check, healthy", runs, len(rig.calls()), "0 calls, < 5 ms own time")]
+    return [row("ecs-node-guard check, healthy", runs, len(rig.calls()), "0 calls, 0 IMDS, < 5 ms own time",
+                len(rig.imds(inst)))]
 
 
-def row(name, runs, calls, goal):
+def row(name, runs, calls, goal, imds=0):
+    """A table row; `calls` and `imds` (IMDS requests, the token's PUT
+    included) are totals over the runs."""
     walls = [r[0] * 1000 for r in runs]
     cpus = [r[1] * 1000 for r in runs]
     rss = max(r[2] for r in runs) / 1024
     failed = sum(1 for r in runs if r[3] != 0)
     per_run = calls / len(runs)
     return (f"| {name} | {len(runs)} | {statistics.median(walls):.1f} | {max(walls):.1f} | "
-            f"{statistics.median(cpus):.1f} | {rss:.1f} | {per_run:.1f} | {failed} | {goal} |")
+            f"{statistics.median(cpus):.1f} | {rss:.1f} | {per_run:.1f} | {imds / len(runs):.1f} | {failed} | {goal} |")
 
 
 def main():
@@ -242,19 +275,23 @@ def main():
     # Idle check: room to spare, so statvfs + btrfs usage and nothing else.
     m = Mount(rig)
     rig.calls()
+    rig.imds(m.inst)
     runs = [measure([EBS_GROW, "check", "-q"], m.env) for _ in range(50)]
-    rows.append(row("ebs-grow check, idle (btrfs)", runs, len(rig.calls()), "< 5 ms own time, 0 calls"))
+    rows.append(row("ebs-grow check, idle (btrfs)", runs, len(rig.calls()), "< 5 ms own time, 0 calls, 0 IMDS",
+                    len(rig.imds(m.inst))))
 
     # A growth, with an emulated attach of 1 s (EC2 takes 1-10 s or more).
     rig.control("/_rig/config", {"attach_delay": 1.0})
-    runs, calls = [], 0
+    runs, calls, imds = [], 0, 0
     for _ in range(5):
         g = Mount(rig)
         g.fill(700)
         rig.calls()
+        rig.imds(g.inst)
         runs.append(measure([EBS_GROW, "check", "-q"], g.env))
         calls += len(rig.calls())
-    rows.append(row("ebs-grow check, growth (1 s attach)", runs, calls, "<= 8 calls, wall ~ attach"))
+        imds += len(rig.imds(g.inst))
+    rows.append(row("ebs-grow check, growth (1 s attach)", runs, calls, "<= 8 calls, wall ~ attach", imds))
 
     rows += etcd_rows(rig)
     rig.control("/_rig/config", {"attach_delay": 0.0})
@@ -269,8 +306,8 @@ def main():
         f"Release binaries against the local stand-ins (moto + IMDSv2 + loop devices); "
         f"ebs-grow binary {size:.1f} MiB. Each run is one whole process.",
         "",
-        "| scenario | runs | wall p50 ms | wall max ms | CPU p50 ms (own time) | peak RSS MiB | EC2 calls/run | failed | goal |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| scenario | runs | wall p50 ms | wall max ms | CPU p50 ms (own time) | peak RSS MiB | EC2 calls/run | IMDS requests/run | failed | goal |",
+        "|---|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
     ])

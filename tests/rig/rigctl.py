@@ -48,6 +48,10 @@ class Rig:
     def calls(self, clear=True):
         return [c["action"] for c in self.control("/_rig/calls", {"clear": clear})["calls"]]
 
+    def imds(self, inst, clear=True):
+        """The paths `inst`'s IMDS was asked since the last clear."""
+        return self.control("/_rig/imds", {"instance_id": inst["instance_id"], "clear": clear})["requests"]
+
     def tool_env(self, inst, base):
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(
