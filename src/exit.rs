@@ -1,12 +1,15 @@
+//! Every typed error of the tools and the exit code each one means.
+//!
 //! Exit codes are policy: units list the ones a retry cannot fix in
 //! `RestartPreventExitStatus=`, and the README documents every one.
-//!
-//! Library code raises typed errors ([`BadInput`], [`Unsafe`],
-//! [`crate::wait::TimedOut`], [`crate::aws::AwsError`],
-//! [`crate::imds::ImdsUnavailable`]); `main` maps the first typed error found
-//! in the chain to a code with [`code_for`].
+//! Library code raises the typed errors declared here; `main` maps the
+//! first typed error found in the chain to a code with [`code_for`]. This
+//! module is a leaf: it names no other module of the crate, and the
+//! constructors that know the SDKs live beside their callers
+//! (`AwsError::new` in `aws`, the IMDS errors in `imds`).
 
 use std::fmt;
+use std::time::Duration;
 
 /// The documented exit codes of every Mooring tool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +87,43 @@ pub struct Unsafe(pub String);
 #[error("{0}")]
 pub struct NoCapacity(pub String);
 
+/// A bounded wait ran out.
+#[derive(Debug, thiserror::Error)]
+#[error("timed out after {waited:.1?} waiting for {what}")]
+pub struct TimedOut {
+    pub what: String,
+    pub waited: Duration,
+}
+
+/// An AWS call failed after the SDK's retries. Names the call and what it
+/// was about; `code` lets callers branch (`VolumeInUse`, ...).
+#[derive(Debug, thiserror::Error)]
+#[error("{operation} {subject}: {detail}")]
+pub struct AwsError {
+    pub operation: &'static str,
+    pub subject: String,
+    pub code: Option<String>,
+    pub detail: String,
+}
+
+impl AwsError {
+    pub fn code_is(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+}
+
+/// The instance metadata service could not be reached or answered nonsense
+/// for a path every instance has.
+#[derive(Debug, thiserror::Error)]
+#[error("instance metadata (IMDSv2) at {endpoint} unavailable: {detail}")]
+pub struct ImdsUnavailable {
+    pub endpoint: String,
+    pub detail: String,
+    /// Nothing answered (no connection, a timeout): early in a boot the
+    /// network may not carry IMDS yet, and asking again can help.
+    pub unreachable: bool,
+}
+
 /// Shorthand for returning a [`BadInput`] error.
 pub fn bad_input(msg: impl Into<String>) -> anyhow::Error {
     BadInput(msg.into()).into()
@@ -101,13 +141,13 @@ pub fn code_for(err: &anyhow::Error) -> Code {
         if cause.is::<NoCapacity>() {
             return Code::NoCapacity;
         }
-        if cause.is::<crate::wait::TimedOut>() {
+        if cause.is::<TimedOut>() {
             return Code::TimedOut;
         }
-        if cause.is::<crate::imds::ImdsUnavailable>() {
+        if cause.is::<ImdsUnavailable>() {
             return Code::NoMetadata;
         }
-        if cause.is::<crate::aws::AwsError>() {
+        if cause.is::<AwsError>() {
             return Code::AwsRefused;
         }
     }

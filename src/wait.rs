@@ -1,3 +1,5 @@
+//! Deadlines: every wait is bounded, and running out is exit 4.
+//!
 //! Deadlines. Every wait in Mooring is bounded by a deadline shorter than
 //! the unit's `TimeoutStartSec`; running out is a typed error that maps to
 //! exit code 4.
@@ -5,13 +7,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-/// A bounded wait ran out.
-#[derive(Debug, thiserror::Error)]
-#[error("timed out after {waited:.1?} waiting for {what}")]
-pub struct TimedOut {
-    pub what: String,
-    pub waited: Duration,
-}
+pub use crate::exit::TimedOut;
 
 /// A point in time by which a run must be done.
 #[derive(Debug, Clone, Copy)]

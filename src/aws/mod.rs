@@ -1,10 +1,11 @@
+//! AWS clients built once per run, and errors that name the call.
+//!
 //! Talking to AWS: clients built once per run from aws-config, and errors
 //! that name the call and the resource.
 
 pub mod asg;
 pub mod enis;
 pub mod filter;
-pub mod http;
 pub mod instance;
 pub mod volumes;
 
@@ -66,8 +67,8 @@ impl Aws {
             .max_attempts
             .or_else(|| std::env::var("AWS_MAX_ATTEMPTS").ok()?.parse().ok())
             .unwrap_or(8);
-        let provider_config =
-            aws_config::provider_config::ProviderConfig::default().with_http_client(http::client());
+        let provider_config = aws_config::provider_config::ProviderConfig::default()
+            .with_http_client(crate::http::client());
         let credentials =
             aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
                 .configure(provider_config)
@@ -77,7 +78,7 @@ impl Aws {
             None => credentials,
         };
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(http::client())
+            .http_client(crate::http::client())
             .credentials_provider(credentials.build().await)
             .retry_config(
                 RetryConfig::adaptive()
@@ -159,16 +160,7 @@ impl Session {
     }
 }
 
-/// An AWS call failed after the SDK's retries. Names the call and what it
-/// was about; `code` lets callers branch (`VolumeInUse`, ...).
-#[derive(Debug, thiserror::Error)]
-#[error("{operation} {subject}: {detail}")]
-pub struct AwsError {
-    pub operation: &'static str,
-    pub subject: String,
-    pub code: Option<String>,
-    pub detail: String,
-}
+pub use crate::exit::AwsError;
 
 impl AwsError {
     /// Wrap an SDK error. Service errors print as `Code: message`; others
@@ -196,10 +188,6 @@ impl AwsError {
             code,
             detail,
         }
-    }
-
-    pub fn code_is(&self, code: &str) -> bool {
-        self.code.as_deref() == Some(code)
     }
 }
 

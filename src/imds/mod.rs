@@ -1,3 +1,5 @@
+//! Instance metadata (IMDSv2): who this instance is, asked patiently.
+//!
 //! Instance metadata (IMDSv2): who this instance is, read once per run,
 //! and the few other paths a tool needs, each asked only when needed.
 //!
@@ -16,17 +18,7 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
-/// The instance metadata service could not be reached or answered nonsense
-/// for a path every instance has.
-#[derive(Debug, thiserror::Error)]
-#[error("instance metadata (IMDSv2) at {endpoint} unavailable: {detail}")]
-pub struct ImdsUnavailable {
-    pub endpoint: String,
-    pub detail: String,
-    /// Nothing answered (no connection, a timeout): early in a boot the
-    /// network may not carry IMDS yet, and asking again can help.
-    pub unreachable: bool,
-}
+pub use crate::exit::ImdsUnavailable;
 
 /// What this instance is, as its identity document says (one read).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -100,7 +92,7 @@ impl Metadata {
                 .map(|u| (u, ENDPOINT_VAR)),
         };
         let provider_config = aws_config::provider_config::ProviderConfig::default()
-            .with_http_client(crate::aws::http::client());
+            .with_http_client(crate::http::client());
         let mut builder = Client::builder()
             .configure(&provider_config)
             .max_attempts(3)
