@@ -1,6 +1,9 @@
+//! The kernel's block layer: devices, blankness, mkfs, mount, fstab.
+//!
 //! The kernel's block layer: which device is volume X, is it blank, make a
 //! filesystem on it, mount it.
 
+pub mod btrfs;
 pub mod cmd;
 pub mod fstab;
 pub mod mkfs;

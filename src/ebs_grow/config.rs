@@ -1,8 +1,10 @@
+//! ebs-grow's settings: flags over a JSON file over defaults.
+//!
 //! ebs-grow's settings: flags (and their environment variables) over a
 //! JSON file over defaults. Unknown keys in the file are errors naming the
 //! key, so a typo never silently falls back to a default.
 
-use super::fs::FsKind;
+use super::kind::FsKind;
 use crate::exit::bad_input;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};

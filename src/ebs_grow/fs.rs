@@ -1,14 +1,15 @@
+//! ebs-grow's filesystems as command plans: printed or executed.
+//!
 //! The filesystems ebs-grow manages, as command plans: lists of commands
 //! that `--dry-run` prints and a run executes, and that tests can check
 //! where the kernel cannot run them (LVM needs device-mapper).
 
+use super::kind::FsKind;
 use crate::aws::volumes::FreshVolume;
+use crate::block::btrfs;
 use crate::block::cmd::{run, run_raw};
 use crate::block::{self, FsType, MkfsPolicy};
 use anyhow::{anyhow, Context, Result};
-use clap::ValueEnum;
-use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// The label ebs-grow gives its filesystems: how `init` recognises its own
@@ -16,54 +17,11 @@ use std::path::{Path, PathBuf};
 pub const LABEL: &str = "ebsgrow";
 pub const LV_NAME: &str = "data";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-pub enum FsKind {
-    #[value(name = "btrfs")]
-    #[serde(rename = "btrfs")]
-    Btrfs,
-    /// ext4 on an LVM logical volume spanning the volumes.
-    #[value(name = "lvm.ext4")]
-    #[serde(rename = "lvm.ext4")]
-    LvmExt4,
-    #[value(name = "xfs")]
-    #[serde(rename = "xfs")]
-    Xfs,
-    #[value(name = "ext4")]
-    #[serde(rename = "ext4")]
-    Ext4,
-}
-
-impl fmt::Display for FsKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            FsKind::Btrfs => "btrfs",
-            FsKind::LvmExt4 => "lvm.ext4",
-            FsKind::Xfs => "xfs",
-            FsKind::Ext4 => "ext4",
-        })
-    }
-}
-
 /// One command of a plan.
 pub type Cmd = Vec<String>;
 
 fn cmd(parts: &[&str]) -> Cmd {
     parts.iter().map(|s| s.to_string()).collect()
-}
-
-impl FsKind {
-    pub fn can_add_devices(self) -> bool {
-        matches!(self, FsKind::Btrfs | FsKind::LvmExt4)
-    }
-
-    /// The type the kernel mounts.
-    pub fn mount_type(self) -> &'static str {
-        match self {
-            FsKind::Btrfs => "btrfs",
-            FsKind::Xfs => "xfs",
-            FsKind::Ext4 | FsKind::LvmExt4 => "ext4",
-        }
-    }
 }
 
 /// The volume group ebs-grow makes for a mountpoint.
@@ -253,8 +211,8 @@ pub fn lvm_create_plan(device: &Path, vg: &str) -> Vec<Cmd> {
 pub fn members(kind: FsKind, source: &str, vg: &str) -> Result<Vec<PathBuf>> {
     match kind {
         FsKind::Btrfs => {
-            let dir = super::usage::btrfs_sysfs_dir(Path::new(super::usage::SYS_BTRFS), source)?;
-            super::usage::btrfs_sysfs_devices(&dir)
+            let dir = btrfs::sysfs_dir(Path::new(btrfs::SYS_BTRFS), source)?;
+            btrfs::sysfs_devices(&dir)
         }
         FsKind::LvmExt4 => {
             let out = run(

@@ -1,12 +1,15 @@
 //! `ebs-grow init`: the filesystem behind the mountpoint, at first boot.
+//!
+//! `ebs-grow init`: the filesystem behind the mountpoint, at first boot.
 //! Reconcile first: an initialised mountpoint is left as it is; a volume of
 //! ours from an interrupted init (created, attached, formatted, not yet
 //! mounted) is picked up where it stopped.
 
-use super::fs::{self, FsKind, LABEL};
+use super::fs::{self, LABEL};
+use super::kind::FsKind;
 use super::ours;
 use super::report::Report;
-use super::Run;
+use super::run::Run;
 use crate::aws::instance::describe_instance;
 use crate::aws::volumes::{self, AttachOutcome, FreshVolume, VolumeInfo};
 use crate::aws::Session;

@@ -1,27 +1,30 @@
+//! ebs-grow: keep a mountpoint from filling up (CLI and dispatch).
+//!
 //! ebs-grow: keep a mountpoint from filling up by adding EBS volumes to its
 //! filesystem or growing them in place. One-shot commands for systemd:
 //! `init` at first boot, `check` from a timer, `status`, `teardown`.
 
+mod add;
 pub mod check;
 pub mod config;
 pub mod fs;
+mod grow;
 pub mod init;
+pub mod kind;
+mod modify;
 pub mod ours;
 pub mod report;
+pub mod run;
 pub mod state;
 pub mod status;
 pub mod teardown;
 pub mod usage;
 
-use crate::aws::{AwsOptions, Session};
-use crate::block::DeviceResolver;
 use crate::cli::{print_report, CommonArgs, DeviceArgs};
-use crate::runlock::RunLock;
-use crate::wait::Deadline;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use config::{Options, Settings};
-use std::time::SystemTime;
+use config::Options;
+use run::Run;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -58,62 +61,6 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
-}
-
-/// Everything one run needs, made once.
-pub struct Run {
-    pub settings: Settings,
-    pub common: CommonArgs,
-    pub resolver: DeviceResolver,
-    pub deadline: Deadline,
-    pub started: SystemTime,
-}
-
-impl Run {
-    pub fn new(settings: Settings, common: CommonArgs, devices: &DeviceArgs) -> Run {
-        Run {
-            deadline: Deadline::after(common.timeout()),
-            started: SystemTime::now(),
-            resolver: devices.resolver(),
-            settings,
-            common,
-        }
-    }
-
-    pub fn dry_run(&self) -> bool {
-        self.common.dry_run
-    }
-
-    /// Serialise with every other run for this mountpoint.
-    pub async fn lock(&self) -> Result<RunLock> {
-        let path = self
-            .common
-            .run_dir
-            .join(format!("ebs-grow-{}.lock", self.settings.name()));
-        RunLock::acquire(&path, &self.deadline).await
-    }
-
-    pub async fn session(&self) -> Result<Session> {
-        let opts = AwsOptions {
-            region: self.common.region.clone(),
-            ..Default::default()
-        };
-        self.deadline
-            .run("instance metadata and AWS clients", Session::start(&opts))
-            .await
-    }
-
-    pub fn files(&self) -> state::Files {
-        state::Files::new(
-            &self.common.run_dir,
-            &self.settings.state_dir,
-            &self.settings.name(),
-        )
-    }
-
-    pub fn vg(&self) -> String {
-        fs::vg_name(&self.settings.name())
-    }
 }
 
 /// The program's main: `args` as the process got them, its name first

@@ -1,3 +1,5 @@
+//! Which volumes are ebs-grow's own: the tags it made them with.
+//!
 //! Which volumes are ebs-grow's: tagged at creation with who made them,
 //! for which instance and mountpoint. Only these are ever adopted,
 //! detached or deleted.

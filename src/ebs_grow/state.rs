@@ -1,3 +1,5 @@
+//! What one ebs-grow check leaves for the next: a sample, a journal.
+//!
 //! What one check leaves for the next: the last usage sample (in the run
 //! directory: losing it at reboot only costs one rate estimate) and the
 //! growth journal (in the state directory, fsynced: a growth interrupted

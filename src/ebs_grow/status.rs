@@ -1,10 +1,12 @@
+//! `ebs-grow status`: what the mountpoint is made of, locally.
+//!
 //! `ebs-grow status`: what the mountpoint is made of, from local sources
 //! only (mount table, the filesystem's device list, NVMe serials): no AWS
 //! call.
 
 use super::fs;
 use super::report::{DeviceInfo, Report};
-use super::Run;
+use super::run::Run;
 use crate::block::mount::mounted_at;
 use crate::block::probe::fs_identity;
 use crate::block::resolve::device_size;

@@ -1,11 +1,13 @@
+//! `ebs-grow teardown`: undo exactly what ebs-grow made here.
+//!
 //! `ebs-grow teardown`: unmount, remove the fstab line, then detach and
 //! delete exactly the volumes ebs-grow created for this mountpoint on this
 //! instance. A device the admin supplied is never deleted.
 
-use super::fs::FsKind;
+use super::kind::FsKind;
 use super::ours;
 use super::report::Report;
-use super::Run;
+use super::run::Run;
 use crate::aws::volumes;
 use crate::block::cmd::run as run_cmd;
 use crate::block::fstab;
