@@ -1,11 +1,4 @@
-//! The etcd v3 API, through etcd-client: who answers, and the member API
-//! on one member.
-//!
-//! Asking a peer has three outcomes, never two: it answered, nothing
-//! answered (refused, reset, timed out: the observation "this peer does
-//! not answer"), or this instance could not ask (a TLS handshake or
-//! certificate failure, an auth error, a reply that is not etcd's). Only
-//! the second counts towards "nobody answers"; see [`Answer`].
+//! The etcd member API on one member, the pinned one.
 //!
 //! Membership is read and changed on one member, the leader when it
 //! answers (the pinned member). A list is read after a linearizable read
@@ -14,19 +7,11 @@
 //! applied it. A list asked of whichever member answers first may lag a
 //! removal and show the removed member again.
 
-use super::Options;
-use crate::exit::bad_input;
+use super::survey::Survey;
+use super::tls::{connect_options, Tls, REQUEST_TIMEOUT};
 use anyhow::{anyhow, Context, Result};
-use etcd_client::{Certificate, Client, ConnectOptions, Identity, MemberAddOptions, TlsOptions};
+use etcd_client::{Client, MemberAddOptions};
 use std::time::Duration;
-
-/// How long one probe of one endpoint may take, connect and TLS handshake
-/// included (etcd-client's connect timeout does not bound a handshake
-/// that never completes).
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// How long one member API request may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberInfo {
@@ -36,243 +21,6 @@ pub struct MemberInfo {
     pub peer_urls: Vec<String>,
     pub client_urls: Vec<String>,
     pub is_learner: bool,
-}
-
-/// A member that answered its status.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Status {
-    pub url: String,
-    pub member_id: u64,
-    /// 0 while the member knows no leader.
-    pub leader: u64,
-    pub raft_index: u64,
-    pub raft_term: u64,
-    pub is_learner: bool,
-}
-
-/// What asking one endpoint showed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Answer {
-    /// A member answered.
-    Member(Status),
-    /// Nothing answered there: refused, reset, or timed out.
-    Silent(String),
-    /// This instance could not ask. `config` when the cause is this
-    /// instance's or the peer's configuration (TLS, certificates, auth,
-    /// a scheme or port that is not etcd's): asking again will not help.
-    CouldNotAsk { why: String, config: bool },
-}
-
-fn options(tls: Tls) -> ConnectOptions {
-    let mut o = ConnectOptions::new()
-        .with_connect_timeout(Duration::from_secs(2))
-        .with_timeout(REQUEST_TIMEOUT);
-    if let Some(t) = tls {
-        o = o.with_tls(t);
-    }
-    o
-}
-
-/// Read a PEM file that must hold `what` (checked now: a wrong path or a
-/// file of the wrong kind is bad input before any request).
-fn read_pem(path: &std::path::Path, flag: &str, what: PemKind) -> Result<Vec<u8>> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let bytes = std::fs::read(path)
-        .map_err(|e| bad_input(format!("{flag} {}: cannot read it: {e}", path.display())))?;
-    let ok = match what {
-        PemKind::Certificates => CertificateDer::pem_slice_iter(&bytes)
-            .collect::<Result<Vec<_>, _>>()
-            .is_ok_and(|certs| !certs.is_empty()),
-        PemKind::PrivateKey => PrivateKeyDer::from_pem_slice(&bytes).is_ok(),
-    };
-    if !ok {
-        return Err(bad_input(format!(
-            "{flag} {}: holds no PEM {}",
-            path.display(),
-            match what {
-                PemKind::Certificates => "certificate",
-                PemKind::PrivateKey => "private key",
-            }
-        )));
-    }
-    Ok(bytes)
-}
-
-#[derive(Clone, Copy)]
-enum PemKind {
-    Certificates,
-    PrivateKey,
-}
-
-/// TLS for the member API, if it speaks https.
-pub type Tls = Option<TlsOptions>;
-
-/// TLS for the member API from --cacert/--cert/--key, the files checked.
-pub fn tls_options(o: &Options) -> Result<Tls> {
-    let mut tls = match &o.cacert {
-        Some(ca) => TlsOptions::new().ca_certificate(Certificate::from_pem(read_pem(
-            ca,
-            "--cacert",
-            PemKind::Certificates,
-        )?)),
-        None if o.cert.is_some() || o.client_scheme == super::Scheme::Https => TlsOptions::new(),
-        None => return Ok(None),
-    };
-    match (&o.cert, &o.key) {
-        (Some(c), Some(k)) => {
-            tls = tls.identity(Identity::from_pem(
-                read_pem(c, "--cert", PemKind::Certificates)?,
-                read_pem(k, "--key", PemKind::PrivateKey)?,
-            ))
-        }
-        (None, None) => {}
-        _ => return Err(bad_input("--cert and --key go together")),
-    }
-    Ok(Some(tls))
-}
-
-/// How a failed request to `url` is to be read.
-pub fn classify(url: &str, e: &etcd_client::Error) -> Answer {
-    use std::io::ErrorKind::*;
-    let silent = |why: String| Answer::Silent(format!("{url}: {why}"));
-    let cannot = |why: String, config: bool| Answer::CouldNotAsk {
-        why: format!("{url}: {why}"),
-        config,
-    };
-    let status = match e {
-        etcd_client::Error::GRpcStatus(s) => s,
-        etcd_client::Error::InvalidUri(_) | etcd_client::Error::InvalidArgs(_) => {
-            return cannot(e.to_string(), true)
-        }
-        other => return cannot(other.to_string(), false),
-    };
-    // The transport's own error, innermost first: an I/O error says what
-    // happened on the wire.
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(status);
-    while let Some(err) = source {
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            let inner = io
-                .get_ref()
-                .map(|i| i.to_string())
-                .unwrap_or_else(|| io.to_string());
-            return match io.kind() {
-                ConnectionRefused | ConnectionReset | ConnectionAborted | NotConnected
-                | TimedOut | HostUnreachable | NetworkUnreachable => silent(inner),
-                // rustls: a certificate refused, by either side.
-                InvalidData => cannot(
-                    format!("TLS: {inner} (check --cacert, --cert, --key)"),
-                    true,
-                ),
-                UnexpectedEof if inner.contains("tls") => cannot(
-                    format!("TLS: {inner} (is the peer speaking http? check --client-scheme)"),
-                    true,
-                ),
-                _ => cannot(inner, false),
-            };
-        }
-        source = err.source();
-    }
-    use tonic::Code;
-    match status.code() {
-        Code::Unauthenticated | Code::PermissionDenied => cannot(
-            format!("etcd refused this client: {}", status.message()),
-            true,
-        ),
-        Code::Unimplemented => cannot(
-            format!("not an etcd v3 endpoint: {}", status.message()),
-            true,
-        ),
-        Code::DeadlineExceeded => silent(format!("timed out: {}", status.message())),
-        Code::Cancelled if status.message().contains("Timeout expired") => {
-            silent("timed out".into())
-        }
-        _ => cannot(status.message().to_string(), false),
-    }
-}
-
-/// Ask `url` for its member's status, bounded by [`PROBE_TIMEOUT`].
-pub async fn ask(url: &str, tls: Tls) -> Answer {
-    let probe = async {
-        let mut c = Client::connect([url.to_string()], Some(options(tls)))
-            .await
-            .map_err(|e| classify(url, &e))?;
-        c.status().await.map_err(|e| classify(url, &e))
-    };
-    match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
-        Err(_) => Answer::Silent(format!(
-            "{url}: no answer within {} s",
-            PROBE_TIMEOUT.as_secs()
-        )),
-        Ok(Err(failed)) => failed,
-        Ok(Ok(s)) => Answer::Member(Status {
-            url: url.to_string(),
-            member_id: s.header().map(|h| h.member_id()).unwrap_or(0),
-            leader: s.leader(),
-            raft_index: s.raft_index(),
-            raft_term: s.raft_term(),
-            is_learner: s.is_learner(),
-        }),
-    }
-}
-
-/// Every endpoint asked at once.
-#[derive(Debug, Clone, Default)]
-pub struct Survey {
-    pub answers: Vec<(String, Answer)>,
-}
-
-impl Survey {
-    pub async fn of(endpoints: &[String], tls: Tls) -> Survey {
-        let mut probes = tokio::task::JoinSet::new();
-        for url in endpoints {
-            let (url, tls) = (url.clone(), tls.clone());
-            probes.spawn(async move {
-                let answer = ask(&url, tls).await;
-                (url, answer)
-            });
-        }
-        let mut answers = Vec::new();
-        while let Some(done) = probes.join_next().await {
-            if let Ok(a) = done {
-                answers.push(a);
-            }
-        }
-        answers.sort_by(|a, b| a.0.cmp(&b.0));
-        for (_, a) in &answers {
-            match a {
-                Answer::Member(s) => log::debug!("etcd answers at {}", s.url),
-                Answer::Silent(why) => log::debug!("no answer: {why}"),
-                Answer::CouldNotAsk { why, .. } => log::warn!("could not ask etcd: {why}"),
-            }
-        }
-        Survey { answers }
-    }
-
-    /// The members that answered, in URL order.
-    pub fn answering(&self) -> Vec<&Status> {
-        self.answers
-            .iter()
-            .filter_map(|(_, a)| match a {
-                Answer::Member(s) => Some(s),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// Why each endpoint that could not be asked could not; whether every
-    /// one of those is a matter of configuration.
-    pub fn could_not_ask(&self) -> (Vec<String>, bool) {
-        let mut why = Vec::new();
-        let mut all_config = true;
-        for (_, a) in &self.answers {
-            if let Answer::CouldNotAsk { why: w, config } = a {
-                why.push(w.clone());
-                all_config &= *config;
-            }
-        }
-        (why, all_config)
-    }
 }
 
 /// The member API on one member: the leader, if it answered, else the
@@ -297,7 +45,7 @@ impl Cluster {
             .find(|s| s.leader != 0 && s.member_id == s.leader)
             .or_else(|| answering.iter().find(|s| !s.is_learner))
             .unwrap_or(first);
-        let client = Client::connect([leader.url.clone()], Some(options(tls.clone())))
+        let client = Client::connect([leader.url.clone()], Some(connect_options(tls.clone())))
             .await
             .with_context(|| format!("etcd at {}", leader.url))?;
         log::info!(

@@ -1,3 +1,5 @@
+//! etcd-member-prepare's peers: the instances carrying the cluster tag.
+//!
 //! Who the peers are: instances carrying the cluster tag, from one
 //! paginated DescribeInstances (no call per peer), and whether an
 //! instance is proven gone.

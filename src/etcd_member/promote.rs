@@ -1,8 +1,13 @@
+//! `etcd-member-prepare promote`: a caught-up learner becomes a voter.
+//!
 //! `etcd-member-prepare promote` (ExecStartPost= of etcd.service): this
 //! member, if a learner, becomes a voting member once it has caught up.
 
-use super::cluster::{self, Cluster, Survey};
-use super::{setup, Options};
+use super::cluster::{self, Cluster};
+use super::options::Options;
+use super::setup::setup;
+use super::survey::Survey;
+use super::tls;
 use crate::cli::{CommonArgs, Report};
 use anyhow::{anyhow, Result};
 use serde::Serialize;
@@ -22,7 +27,7 @@ impl Report for PromoteReport {
 }
 
 pub async fn promote(common: &CommonArgs, o: &Options) -> Result<PromoteReport> {
-    let tls = cluster::tls_options(o)?;
+    let tls = tls::tls_options(o)?;
     let s = setup(common, o).await?;
     // Every peer is asked, this one too: the member API goes to the
     // leader (a learner refuses it).
