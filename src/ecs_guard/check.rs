@@ -7,9 +7,10 @@
 //! 3. Act: keep the state; on `Replace`, ask the circuit breaker (the
 //!    group's members), drain if asked, mark the instance Unhealthy.
 
+use super::group;
 use super::health::{self, IntrospectionUrl};
+use super::options::{now_secs, session_options, CheckOptions};
 use super::verdict::{self, Facts, Limits, Verdict};
-use super::{group, now_secs, session_options, CheckOptions};
 use crate::aws::Session;
 use crate::cli::{CommonArgs, Report};
 use crate::runlock::RunLock;

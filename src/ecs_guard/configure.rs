@@ -1,7 +1,10 @@
+//! `ecs-node-guard configure`: the host set up before the agent starts.
+//!
 //! `ecs-node-guard configure`: ECS_CLUSTER in the agent's configuration,
 //! the Name tag, termination protection off (ExecStartPre= of ecs.service).
 
-use super::{ecs_config, session_options, validate_cluster, ConfigureOptions};
+use super::ecs_config;
+use super::options::{session_options, validate_cluster, ConfigureOptions};
 use crate::aws::{AwsError, Session};
 use crate::cli::{CommonArgs, Report};
 use crate::exit::bad_input;

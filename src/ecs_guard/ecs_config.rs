@@ -1,3 +1,5 @@
+//! /etc/ecs/ecs.config: one key set, every other line kept.
+//!
 //! /etc/ecs/ecs.config: `KEY=value` lines the ECS agent reads. Setting a
 //! key keeps every other line the admin wrote, in place.
 

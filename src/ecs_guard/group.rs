@@ -1,3 +1,5 @@
+//! ecs-node-guard's Auto Scaling and ECS calls.
+//!
 //! The Auto Scaling group and ECS cluster side: who is in the group, how
 //! many are already unhealthy (the circuit breaker), marking an instance
 //! Unhealthy so that the group replaces it, draining and deregistering

@@ -1,3 +1,5 @@
+//! ecs-node-guard's local probes: the docker root and the ECS agent.
+//!
 //! Is this container host healthy? Local facts only — the docker root's
 //! bytes and inodes, and whether the ECS agent says it is registered —
 //! so that a healthy check costs no AWS call.

@@ -1,9 +1,12 @@
+//! `ecs-node-guard sweep`: the group and cluster tidied from outside.
+//!
 //! `ecs-node-guard sweep`: the group's instances that never registered are
 //! marked Unhealthy, container instances whose EC2 instance is gone are
 //! deregistered. Facts (the group, the cluster, one DescribeInstances), a
 //! pure [`plan`], then the calls.
 
-use super::{group, session_options, validate_cluster, SweepOptions};
+use super::group;
+use super::options::{session_options, validate_cluster, SweepOptions};
 use crate::aws::filter::FilterSpec;
 use crate::aws::{AwsError, Session};
 use crate::cli::{CommonArgs, Report};

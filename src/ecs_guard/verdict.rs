@@ -1,3 +1,5 @@
+//! ecs-node-guard's check policy: healthy, failing or replace.
+//!
 //! The check's policy: from what was observed on the host and what the
 //! last checks left, is it healthy, failing, or due for replacement.
 //!
