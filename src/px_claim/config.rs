@@ -1,3 +1,5 @@
+//! px-volume-claim's configuration: a cluster ID and its templates.
+//!
 //! What to claim: a cluster ID and volume templates with their max-count,
 //! from flags, a JSON file, or the instance's user-data in Portworx's
 //! `#cloud-config` form:
