@@ -1,9 +1,12 @@
+//! smilodon-attach's acting on pairs: take, complete, release.
+//!
 //! Taking a pair: reconcile what this instance already holds, finish a
 //! half-claimed pair, and only then claim a free one. EBS first, then the
 //! ENI; a pair whose second half is lost to another instance is released
 //! (its first half detached), so that pairs never end split.
 
-use super::pairs::{claim_order, Inventory, Pair, Standing};
+use super::choose::{choose, Choice};
+use super::pairs::{Inventory, Pair};
 use crate::aws::enis::{self, EniAttachOutcome};
 use crate::aws::instance::{describe_instance, BlockDevice, InstanceInfo};
 use crate::aws::volumes::{self, AttachOutcome};
@@ -67,67 +70,48 @@ pub struct Claimer<'a> {
 }
 
 impl Claimer<'_> {
-    /// Reconcile, then claim. Returns no holding when nothing is free.
+    /// Reconcile, then claim: carry out what [`choose`] decides. Returns
+    /// no holding when nothing is free.
     pub async fn claim(&self, inv: &Inventory) -> Result<Outcome> {
         let me = self.instance_id;
-        let held: Vec<&Pair> = inv
-            .pairs
-            .iter()
-            .filter(|p| p.standing(me) == Standing::Held)
-            .collect();
-        let halves: Vec<&Pair> = inv
-            .pairs
-            .iter()
-            .filter(|p| p.standing(me) == Standing::HalfHeld)
-            .collect();
         let mut out = Outcome::default();
-        if held.len() > 1 {
-            let ids: Vec<&str> = held.iter().map(|p| p.node_id.as_str()).collect();
-            return Err(Unsafe(format!(
-                "{me} holds {} complete pairs (NodeIDs {}); refusing to choose which to detach — detach all but one by hand",
-                held.len(),
-                ids.join(", ")
-            ))
-            .into());
-        }
-        if let Some(p) = held.first() {
-            for half in &halves {
-                self.release(
-                    half,
-                    "this instance already holds a complete pair",
-                    &mut out,
-                )
-                .await?;
+        let (halves, order) = match choose(inv, me, self.rank) {
+            Choice::Refuse(why) => return Err(Unsafe(why).into()),
+            Choice::Reuse { pair, release } => {
+                for half in &release {
+                    self.release(
+                        half,
+                        "this instance already holds a complete pair",
+                        &mut out,
+                    )
+                    .await?;
+                }
+                let att = pair.eni.attachment.as_ref().expect("held ENI is attached");
+                out.holding = Some(Holding {
+                    attach_device: pair
+                        .volume
+                        .attachment
+                        .as_ref()
+                        .map(|a| a.device.clone())
+                        .unwrap_or_default(),
+                    attachment_id: att.attachment_id.clone(),
+                    pair: *pair,
+                    how: How::Reused,
+                });
+                return Ok(out);
             }
-            let att = p.eni.attachment.as_ref().expect("held ENI is attached");
-            out.holding = Some(Holding {
-                pair: (*p).clone(),
-                how: How::Reused,
-                attach_device: p
-                    .volume
-                    .attachment
-                    .as_ref()
-                    .map(|a| a.device.clone())
-                    .unwrap_or_default(),
-                attachment_id: att.attachment_id.clone(),
-            });
-            return Ok(out);
-        }
-        let free: Vec<&Pair> = inv
-            .pairs
-            .iter()
-            .filter(|p| p.standing(me) == Standing::Free)
-            .collect();
-        if halves.is_empty() && free.is_empty() {
-            return Ok(out);
-        }
+            Choice::Nothing(why) => {
+                log::info!("{why}");
+                return Ok(out);
+            }
+            Choice::Take { halves, order } => (halves, order),
+        };
         if self.dry_run {
             // The plan, without the calls: complete the first half, else
             // claim the first free pair in this instance's order.
-            let order = claim_order(&free, me);
             let (pair, how) = match (halves.first(), order.first()) {
-                (Some(h), _) => (*h, How::Completed),
-                (None, Some(f)) => (*f, How::Claimed),
+                (Some(h), _) => (h, How::Completed),
+                (None, Some(f)) => (f, How::Claimed),
                 (None, None) => return Ok(out),
             };
             log::info!(
@@ -142,30 +126,6 @@ impl Claimer<'_> {
                 attach_device: String::new(),
                 attachment_id: String::new(),
             });
-            return Ok(out);
-        }
-        let order = match self.rank {
-            None => claim_order(&free, me),
-            Some(rank) => match super::pairs::of_rank(inv, rank) {
-                Some(p) if p.standing(me) == Standing::Free => vec![p],
-                Some(p) => {
-                    log::info!(
-                        "the group is booting together: NodeID {}, this rank's pair, is taken",
-                        p.node_id
-                    );
-                    Vec::new()
-                }
-                None => {
-                    log::info!(
-                        "the group is booting together and its first {} ranks take the {} pairs",
-                        inv.pairs.len(),
-                        inv.pairs.len()
-                    );
-                    Vec::new()
-                }
-            },
-        };
-        if halves.is_empty() && order.is_empty() {
             return Ok(out);
         }
         let mut instance = describe_instance(self.ec2, me)
@@ -188,7 +148,7 @@ impl Claimer<'_> {
                 None => continue,
             }
         }
-        for pair in order {
+        for pair in &order {
             let slots = instance.free_attachment_slots(self.attachment_limit);
             if slots < 2 {
                 return Err(NoCapacity(format!(

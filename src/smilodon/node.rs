@@ -1,3 +1,5 @@
+//! The node's side of a held pair: device, interface, filesystem.
+//!
 //! The node's side of a held pair: its block device and interface, its
 //! filesystem (made only on a blank volume), and the NodeID file a service
 //! may want.

@@ -1,3 +1,5 @@
+//! Volumes and ENIs that share a NodeID tag, sorted into pairs.
+//!
 //! Volumes and ENIs that share a NodeID tag value form a pair. This module
 //! only looks: it sorts what two Describe calls returned into pairs, what
 //! this instance holds, what is free, and what is wrong with the tags.
@@ -8,7 +10,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// A volume and an ENI with the same NodeID.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Pair {
     pub node_id: String,
     pub volume: VolumeInfo,
