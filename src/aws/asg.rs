@@ -1,3 +1,5 @@
+//! Auto Scaling groups: an instance's group, and the group's members.
+//!
 //! Auto Scaling groups: which group an instance belongs to, and the
 //! group's members with their health and lifecycle.
 

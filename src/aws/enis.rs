@@ -1,3 +1,5 @@
+//! Elastic network interfaces: described with tags, attached, raced for.
+//!
 //! Elastic network interfaces: described with their tags (no DescribeTags),
 //! attached at a free device index, with a lost race as an outcome.
 

@@ -1,3 +1,5 @@
+//! This instance as EC2 sees it, and whether another one is gone.
+//!
 //! This instance as EC2 sees it: its attachments, for counting slots and
 //! choosing device names.
 
