@@ -4,7 +4,7 @@ with a network namespace of their own, attached ENIs with interfaces), one
 IMDSv2 server per simulated instance, and a fault-injecting proxy in front of
 it all.
 
-Started by tests/rig/mod.rs with `python launcher.py RIG_DIR`; prints one JSON
+Started by tests/rig/src/lib.rs with `python launcher.py RIG_DIR`; prints one JSON
 line {"proxy": PORT, "moto": PORT} on stdout once it serves. Tools talk to the
 proxy (AWS_ENDPOINT_URL); tests set up and check state through moto's own port
 (not counted, never faulted) and drive the rig through /_rig/... on the proxy.

@@ -1,3 +1,5 @@
+//! Least privilege, proven: each tool's policy is enough, and no more.
+//!
 //! Least privilege, proven against the rig's IAM (moto's enforcement of
 //! the actions, the rig's evaluation of resources and conditions): a
 //! tool's whole happy path passes with its policy
@@ -6,12 +8,11 @@
 //! with each action taken out of each statement in turn.
 
 use serde_json::Value;
-use std::path::Path;
 use std::process::Output;
 
 /// A tool's shipped policy.
 pub fn policy(tool: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("packaging/iam/{tool}.json"));
+    let path = crate::repo_root().join(format!("packaging/iam/{tool}.json"));
     serde_json::from_slice(&std::fs::read(&path).unwrap())
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

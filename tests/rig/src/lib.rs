@@ -1,13 +1,18 @@
-//! The test rig: moto with EC2's rules, a hypervisor backing attached
-//! volumes with loop devices, IMDSv2 per simulated instance, a fault proxy
-//! (all in `launcher.py`), plus loop-device and systemd helpers.
+//! The test rig: emulated EC2, IMDS and hypervisor for the integration suite.
+//!
+//! moto with EC2's rules, a hypervisor backing attached volumes with loop
+//! devices, IMDSv2 per simulated instance, a fault proxy (all started by
+//! `launcher.py`), plus loop-device and systemd helpers.
 //!
 //! Every test gets its own rig (its own moto state, ports chosen by the OS,
 //! its own directory), and everything it creates is cleaned up on drop,
 //! panics included. Missing prerequisites fail the test with the reason:
 //! nothing is skipped silently.
 
-#![allow(dead_code)] // each test binary uses a different part of the rig
+/// The repository the rig tests (its packaging, units and IAM policies).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
 
 pub mod iam;
 pub mod loopdev;
@@ -138,7 +143,7 @@ impl Rig {
     pub fn start() -> Rig {
         require_root();
         let dir = unique_dir("rig");
-        let launcher = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rig/launcher.py");
+        let launcher = Path::new(env!("CARGO_MANIFEST_DIR")).join("launcher.py");
         let mut child = Command::new(python())
             .arg(&launcher)
             .arg(&dir)

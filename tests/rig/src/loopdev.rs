@@ -1,3 +1,5 @@
+//! Loop devices over sparse files, cleaned up on drop.
+//!
 //! Loop devices over sparse files, cleaned up on drop: unmount what is
 //! mounted from them (and only that), detach, delete the file.
 

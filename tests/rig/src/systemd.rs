@@ -1,3 +1,5 @@
+//! A real systemd manager for tests: `systemd --user`, verified units.
+//!
 //! A real systemd manager for tests: `systemd --user` in a private mount
 //! namespace where /run/systemd/system is faked (so it believes systemd is
 //! the init system). Never PID 1, never a system manager: that would move

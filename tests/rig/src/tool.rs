@@ -1,3 +1,5 @@
+//! Running a real Mooring binary as a simulated instance would.
+//!
 //! Running a real Mooring binary as a simulated instance would: its AWS
 //! endpoint is the rig's fault proxy, its IMDS the instance's own server,
 //! its credentials come from that IMDS, its devices from the instance's

@@ -1,5 +1,5 @@
-use crate::rig::tool::{describe, json, resume};
-use crate::{small_config, Fixture, GIB, MIB};
+use super::{small_config, Fixture, GIB, MIB};
+use rig::tool::{describe, json, resume};
 use serde_json::json;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

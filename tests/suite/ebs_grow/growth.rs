@@ -1,5 +1,5 @@
-use crate::rig::tool::describe;
-use crate::{small_config, Fixture, GIB, MIB};
+use super::{small_config, Fixture, GIB, MIB};
+use rig::tool::describe;
 use serde_json::json;
 
 fn tag<'a>(v: &'a aws_sdk_ec2::types::Volume, key: &str) -> Option<&'a str> {
@@ -81,7 +81,7 @@ async fn btrfs_init_fill_check_adds_a_volume() {
     // higher threshold and check that an idle check makes no call.
     let out = f.run(&["check", "--used-percent", "90", "--output", "json"]);
     assert!(out.status.success(), "{}", describe(&out));
-    assert_eq!(crate::rig::tool::json(&out)["action"], "none");
+    assert_eq!(rig::tool::json(&out)["action"], "none");
     assert!(f.rig.calls(true).0.is_empty(), "an idle check called AWS");
 
     // status names every device's volume, without AWS.
@@ -120,12 +120,7 @@ async fn xfs_modify_grows_the_same_volume_in_place() {
 
     f.fill("b", 1100 * MIB);
     let out = f.run(&["check"]);
-    assert_eq!(
-        out.status.code(),
-        Some(6),
-        "{}",
-        crate::rig::tool::describe(&out)
-    );
+    assert_eq!(out.status.code(), Some(6), "{}", rig::tool::describe(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("6 hours"),
         "{}",
@@ -184,7 +179,7 @@ async fn dry_run_changes_nothing() {
     let f = Fixture::new(json!({}), small_config(json!({})));
     let out = f.run(&["init", "--dry-run", "--output", "json"]);
     assert!(out.status.success(), "{}", describe(&out));
-    assert_eq!(crate::rig::tool::json(&out)["action"], "would-create");
+    assert_eq!(rig::tool::json(&out)["action"], "would-create");
     assert!(f.ours().await.is_empty());
     f.ok(&["init"]);
     f.fill("a", 600 * MIB);
@@ -220,7 +215,7 @@ async fn bad_config_and_non_blank_devices_are_refused() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 
     let f = Fixture::new(json!({}), small_config(json!({})));
-    let dev = crate::rig::loopdev::LoopDevice::new(512 * MIB);
+    let dev = rig::loopdev::LoopDevice::new(512 * MIB);
     let st = std::process::Command::new("mkfs.ext4")
         .args(["-q", dev.path_str()])
         .status()
@@ -264,7 +259,7 @@ async fn teardown_deletes_only_what_ebs_grow_created() {
 
     // The admin's own device: used, then kept.
     let g = Fixture::new(json!({}), small_config(json!({})));
-    let dev = crate::rig::loopdev::LoopDevice::new(GIB);
+    let dev = rig::loopdev::LoopDevice::new(GIB);
     let init = g.ok(&["init", "--initial-device", dev.path_str()]);
     assert_eq!(init["action"], "initialised", "{init}");
     assert!(g.ours().await.is_empty());
@@ -312,8 +307,8 @@ async fn btrfs_modify_then_falls_back_to_add() {
 /// The sysfs reading of btrfs usage agrees with `btrfs filesystem usage`.
 #[test]
 fn btrfs_usage_from_sysfs_matches_btrfs_progs() {
-    use crate::rig::loopdev::{LoopDevice, MountGuard};
-    let dir = crate::rig::temp_dir("usage");
+    use rig::loopdev::{LoopDevice, MountGuard};
+    let dir = rig::temp_dir("usage");
     let mp = dir.path().join("m");
     let a = LoopDevice::new(GIB);
     let b = LoopDevice::new(GIB);
@@ -341,16 +336,13 @@ fn btrfs_usage_from_sysfs_matches_btrfs_progs() {
             .unwrap()
             .unwrap()
             .source;
-        let dir = mooring::ebs_grow::usage::btrfs_sysfs_dir(
-            std::path::Path::new("/sys/fs/btrfs"),
-            &source,
-        )
-        .unwrap();
-        let devices = mooring::ebs_grow::usage::btrfs_sysfs_devices(&dir).unwrap();
+        let dir = mooring::block::btrfs::sysfs_dir(std::path::Path::new("/sys/fs/btrfs"), &source)
+            .unwrap();
+        let devices = mooring::block::btrfs::sysfs_devices(&dir).unwrap();
         let mut expect = vec![a.path.clone(), b.path.clone()];
         expect.sort();
         assert_eq!(devices, expect, "the devices sysfs lists");
-        mooring::ebs_grow::usage::btrfs_usage_of(&dir).unwrap()
+        mooring::block::btrfs::usage_of(&dir).unwrap()
     };
     let text = run(&["btrfs", "filesystem", "usage", "-b", mp.to_str().unwrap()]);
     let value = |label: &str| -> u64 {

@@ -3,8 +3,8 @@
 //! attached, DeleteOnTermination set), a growth in place, a growth by
 //! adding a volume (inside EC2's six-hour window), and teardown.
 
-use crate::rig::iam::{prove_least_privilege, refusal};
-use crate::{small_config, Fixture, MIB};
+use super::{small_config, Fixture, MIB};
+use rig::iam::{prove_least_privilege, refusal};
 use serde_json::{json, Value};
 
 fn happy_path(policy: &Value) -> Result<(), String> {
@@ -15,7 +15,7 @@ fn happy_path(policy: &Value) -> Result<(), String> {
         full.extend(["--output", "json"]);
         let out = f.run(&full);
         if out.status.success() {
-            Ok(crate::rig::tool::json(&out))
+            Ok(rig::tool::json(&out))
         } else {
             Err(refusal(&out))
         }

@@ -1,9 +1,6 @@
 //! ebs-grow end to end: the real binary, on a simulated instance of the
 //! rig, with real btrfs/xfs on loop devices the rig attaches.
 
-#[path = "../rig/mod.rs"]
-mod rig;
-
 mod faults;
 mod growth;
 mod iam;
@@ -30,7 +27,6 @@ pub struct Fixture {
     pub tool: Tool,
     pub mp: PathBuf,
     pub fstab: PathBuf,
-    pub config: PathBuf,
     pub dir: tempfile::TempDir,
 }
 
@@ -73,7 +69,6 @@ impl Fixture {
             tool,
             mp,
             fstab,
-            config: config_path,
             dir,
         }
     }

@@ -1,5 +1,5 @@
-use crate::rig::systemd::{verify, UserManager};
-use crate::{small_config, Fixture, BIN, MIB};
+use super::{small_config, Fixture, BIN, MIB};
+use rig::systemd::{verify, UserManager};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

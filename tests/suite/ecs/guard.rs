@@ -1,5 +1,5 @@
-use crate::rig::tool::{describe, json};
-use crate::{Fixture, CLUSTER};
+use super::{Fixture, CLUSTER};
+use rig::tool::{describe, json};
 use serde_json::json;
 
 /// A full docker root gets the host replaced only after N consecutive

@@ -4,8 +4,8 @@
 //! full docker root and has the host drained and replaced, and a sweep
 //! that marks a never-registered instance and deregisters an orphan.
 
-use crate::rig::iam::{prove_least_privilege, refusal};
-use crate::Fixture;
+use super::Fixture;
+use rig::iam::{prove_least_privilege, refusal};
 use serde_json::{json, Value};
 
 fn happy_path(policy: &Value) -> Result<(), String> {
@@ -21,7 +21,7 @@ fn happy_path(policy: &Value) -> Result<(), String> {
         let run = |args: Vec<String>| {
             let out = f.tool.run_owned(&args);
             if out.status.success() {
-                Ok(crate::rig::tool::json(&out))
+                Ok(rig::tool::json(&out))
             } else {
                 Err(refusal(&out))
             }

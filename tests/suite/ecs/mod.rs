@@ -3,9 +3,6 @@
 //! introspection server run by the test, and a loop-mounted filesystem as
 //! the docker root.
 
-#[path = "../rig/mod.rs"]
-mod rig;
-
 mod guard;
 mod iam;
 mod units;
@@ -17,7 +14,7 @@ use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ecs-node-guard");
@@ -205,10 +202,6 @@ impl Fixture {
         json(&out)
     }
 
-    pub fn run(&self, args: &[&str]) -> Output {
-        self.tool.run(args)
-    }
-
     /// The group's health of each instance, as Auto Scaling (moto) says.
     pub async fn health(&self) -> Vec<(String, String)> {
         let asg = self.rig.autoscaling();
@@ -286,11 +279,9 @@ impl Fixture {
 
     /// The manager with the verbatim units and drop-in, and the agent's
     /// stand-in.
-    pub fn manager(&self) -> crate::rig::systemd::UserManager {
-        let manager = crate::rig::systemd::UserManager::start_with(&[(
-            "ecs-node-guard",
-            std::path::Path::new(BIN),
-        )]);
+    pub fn manager(&self) -> rig::systemd::UserManager {
+        let manager =
+            rig::systemd::UserManager::start_with(&[("ecs-node-guard", std::path::Path::new(BIN))]);
         for (name, path) in units::units() {
             manager.install(name, &std::fs::read_to_string(path).unwrap());
         }

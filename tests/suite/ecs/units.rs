@@ -1,5 +1,5 @@
-use crate::rig::systemd::verify;
-use crate::{Fixture, BIN, CLUSTER};
+use super::{Fixture, BIN, CLUSTER};
+use rig::systemd::verify;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -33,7 +33,7 @@ pub fn units() -> Vec<(&'static str, PathBuf)> {
 
 #[test]
 fn units_verify() {
-    let dir = crate::rig::temp_dir("ecs-unit");
+    let dir = rig::temp_dir("ecs-unit");
     let standin = dir.path().join("ecs.service");
     std::fs::write(&standin, ECS_STANDIN).unwrap();
     let mut files = units();

@@ -4,8 +4,8 @@
 //! metadata tags off (EC2's default), so that it asks Auto Scaling for its
 //! group's name.
 
-use crate::rig::iam::{prove_least_privilege, refusal};
-use crate::Fixture;
+use super::Fixture;
+use rig::iam::{prove_least_privilege, refusal};
 use serde_json::{json, Value};
 
 fn happy_path(policy: &Value) -> Result<(), String> {
@@ -19,7 +19,7 @@ fn happy_path(policy: &Value) -> Result<(), String> {
     if !out.status.success() {
         return Err(refusal(&out));
     }
-    let report = crate::rig::tool::json(&out);
+    let report = rig::tool::json(&out);
     assert_eq!(report["decision"], "new", "{report}");
     Ok(())
 }

@@ -1,5 +1,5 @@
-use crate::rig::tool::{describe, json};
-use crate::Fixture;
+use super::Fixture;
+use rig::tool::{describe, json};
 use serde_json::json;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -492,7 +492,7 @@ async fn instances_beyond_the_initial_size_wait_and_join() {
                 "prepare on node {n}: {}",
                 describe(&out)
             );
-            let report = crate::rig::tool::json(&out);
+            let report = rig::tool::json(&out);
             decisions.push(report["decision"].as_str().unwrap().to_string());
             started.push(f.spawn_etcd(n));
             if report["decision"] == "join" {
@@ -527,7 +527,7 @@ async fn auto_scaling_group_members_form_the_cluster() {
                         "prepare on node {n}: {}",
                         describe(&out)
                     );
-                    crate::rig::tool::json(&out)
+                    rig::tool::json(&out)
                 })
             })
             .collect();

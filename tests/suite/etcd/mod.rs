@@ -2,9 +2,6 @@
 //! of the rig, each with its own loopback address where a real etcd
 //! (Debian's etcd-server) listens.
 
-#[path = "../rig/mod.rs"]
-mod rig;
-
 mod iam;
 mod membership;
 mod units;

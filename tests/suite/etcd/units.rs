@@ -1,5 +1,5 @@
-use crate::rig::systemd::{verify, UserManager};
-use crate::{Fixture, BIN};
+use super::{Fixture, BIN};
+use rig::systemd::{verify, UserManager};
 use std::path::{Path, PathBuf};
 
 const DEBIAN_UNIT: &str = "/lib/systemd/system/etcd.service";

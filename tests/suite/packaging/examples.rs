@@ -5,7 +5,7 @@
 //! user-data through the tools' configuration code. The Packer template
 //! installs the package and checks every tool.
 
-use crate::{root, TOOLS};
+use super::{root, TOOLS};
 use clap::{CommandFactory, Parser};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -65,7 +65,7 @@ fn flag_variables() -> Vec<String> {
 
 /// A unit file or drop-in the package ships: (unit it belongs to, text).
 fn shipped_units() -> Vec<(String, String)> {
-    crate::shipped_from_repo()
+    super::shipped_from_repo()
         .into_iter()
         .filter(|(dest, _)| dest.starts_with("/usr/lib/systemd/system/"))
         .map(|(dest, src)| {
@@ -215,7 +215,7 @@ fn check_example(path: &Path, shipped: &[(String, String)]) -> Vec<String> {
         }
         if words[0] == "cp" {
             assert!(
-                crate::shipped_from_repo()
+                super::shipped_from_repo()
                     .iter()
                     .any(|(d, _)| d == words[1]),
                 "{name}: {} is not in the package",
@@ -269,7 +269,7 @@ fn check_example(path: &Path, shipped: &[(String, String)]) -> Vec<String> {
                 exercised.push(argv.join(" "));
             }
         } else if let Some(file) = dest.strip_prefix("/etc/mooring/ebs-grow/") {
-            let dir = crate::rig::temp_dir("example");
+            let dir = rig::temp_dir("example");
             let config = dir.path().join(file);
             std::fs::write(&config, content).unwrap();
             let mountpoint = format!("/{}", file.trim_end_matches(".json").replace('-', "/"));
@@ -325,7 +325,7 @@ fn cloud_init_examples_use_only_what_the_package_ships() {
 #[test]
 fn the_example_checker_catches_mistakes() {
     let shipped = shipped_units();
-    let dir = crate::rig::temp_dir("bad-example");
+    let dir = rig::temp_dir("bad-example");
     let good =
         std::fs::read_to_string(root().join("packaging/cloud-init/etcd-group.yaml")).unwrap();
     for (bad, why) in [

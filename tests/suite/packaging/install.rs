@@ -2,8 +2,8 @@
 //! nothing enabled, every unit and drop-in verifies as installed, dpkg -P
 //! leaves nothing behind.
 
-use crate::rig::systemd::verify_installed;
-use crate::{package, run, run_ok, shipped_from_repo, TOOLS};
+use super::{package, run, run_ok, shipped_from_repo, TOOLS};
+use rig::systemd::verify_installed;
 use std::path::Path;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -56,7 +56,7 @@ const STANDIN: &str = "[Unit]\nDescription=stand-in\n[Service]\nExecStart=/bin/t
 
 #[test]
 fn deb_installs_answers_verifies_and_purges_clean() {
-    crate::rig::require_root();
+    rig::require_root();
     let deb = package(&format!("debian/mooring_{VERSION}-1_amd64.deb"));
 
     // Nothing runs at install: no maintainer scripts, no files in /etc.
@@ -90,7 +90,7 @@ fn deb_installs_answers_verifies_and_purges_clean() {
             format!("{tool} {VERSION}")
         );
         let help = run_ok(&path, &["--help"]);
-        let reference = run_ok(&crate::examples::test_binary(tool), &["--help"]);
+        let reference = run_ok(&super::examples::test_binary(tool), &["--help"]);
         assert_eq!(help, reference, "{tool} --help differs from the code's");
         assert_eq!(run_ok("/usr/bin/mooring", &[tool, "--help"]), reference);
     }
@@ -116,7 +116,7 @@ fn deb_installs_answers_verifies_and_purges_clean() {
     // services our drop-ins extend (Debian's etcd.service, stand-ins for
     // the rest). Debian's etcd.service carries a deprecation notice of its
     // own; nothing else may be said.
-    let standins = crate::rig::temp_dir("standins");
+    let standins = rig::temp_dir("standins");
     for service in ["zookeeper.service", "portworx.service", "ecs.service"] {
         std::fs::write(standins.path().join(service), STANDIN).unwrap();
     }

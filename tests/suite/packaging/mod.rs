@@ -3,9 +3,6 @@
 //! (cloud-init examples, Packer template) checked against what the package
 //! ships.
 
-#[path = "../rig/mod.rs"]
-mod rig;
-
 mod examples;
 mod install;
 mod rpm;

@@ -3,7 +3,7 @@
 //! not rpm's to change), each tool name running its tool, and `rpm -e`
 //! leaving nothing.
 
-use crate::{package, run, run_ok, TOOLS};
+use super::{package, run, run_ok, TOOLS};
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -32,7 +32,7 @@ fn deb_files() -> BTreeSet<String> {
 
 #[test]
 fn rpm_has_the_debs_tree_runs_each_tool_and_erases_clean() {
-    crate::rig::require_root();
+    rig::require_root();
     let rpm = package(&format!("generate-rpm/mooring-{VERSION}-1.x86_64.rpm"));
     let rpm = rpm.to_str().unwrap();
     let listed: BTreeSet<String> = run_ok("rpm", &["-qlp", rpm])
@@ -48,7 +48,7 @@ fn rpm_has_the_debs_tree_runs_each_tool_and_erases_clean() {
     assert!(requires.contains("glibc >= 2.34"), "{requires}");
     assert!(requires.contains("util-linux"), "{requires}");
 
-    let root_dir = crate::rig::temp_dir("rpm-root");
+    let root_dir = rig::temp_dir("rpm-root");
     let root = root_dir.path().to_str().unwrap();
     run_ok("rpm", &["--root", root, "--initdb"]);
     // --nodeps: the root is empty, glibc and util-linux are the host's.
@@ -96,10 +96,10 @@ fn rpm_has_the_debs_tree_runs_each_tool_and_erases_clean() {
 /// build again.)
 #[test]
 fn make_install_lays_the_debs_tree() {
-    let dest = crate::rig::temp_dir("make-install");
+    let dest = rig::temp_dir("make-install");
     let out = std::process::Command::new("make")
         .args(["-s", "-C"])
-        .arg(crate::root())
+        .arg(super::root())
         .arg("install-tree")
         .arg(format!("DESTDIR={}", dest.path().display()))
         .arg("PREFIX=/usr")

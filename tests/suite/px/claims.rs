@@ -1,5 +1,5 @@
-use crate::rig::tool::{describe, json, resume, run_all};
-use crate::{flags, strs, Fixture, AZ, CLUSTER};
+use super::{flags, strs, Fixture, AZ, CLUSTER};
+use rig::tool::{describe, json, resume, run_all};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};

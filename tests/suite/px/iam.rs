@@ -6,8 +6,8 @@
 //! metadata tags are off: it asks for its group and reads it to take its
 //! turn; the second is in none, which it learns from Auto Scaling.
 
-use crate::rig::iam::{prove_least_privilege, refusal};
-use crate::{flags, strs, Fixture, AZ};
+use super::{flags, strs, Fixture, AZ};
+use rig::iam::{prove_least_privilege, refusal};
 use serde_json::{json, Value};
 
 fn happy_path(policy: &Value) -> Result<(), String> {
@@ -23,10 +23,10 @@ fn happy_path(policy: &Value) -> Result<(), String> {
         let args = flags(&[(&template, 1)]);
         f.rig.restrict_to(policy);
 
-        let run = |node: &crate::Node| {
+        let run = |node: &super::Node| {
             let out = node.run(&strs(&args));
             if out.status.success() {
-                Ok(crate::rig::tool::json(&out))
+                Ok(rig::tool::json(&out))
             } else {
                 Err(refusal(&out))
             }

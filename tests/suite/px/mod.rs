@@ -1,9 +1,6 @@
 //! px-volume-claim end to end: the real binary on simulated instances of
 //! the rig (Auto Scaling groups of them), volumes backed by loop devices.
 
-#[path = "../rig/mod.rs"]
-mod rig;
-
 mod claims;
 mod iam;
 mod units;
@@ -151,21 +148,6 @@ impl Fixture {
                 )
             })
             .collect()
-    }
-
-    /// Detach every volume of `template` from `inst` (straight through moto).
-    pub async fn free(&self, template: &str, inst: &SimInstance) {
-        let ec2 = self.rig.ec2().await;
-        for (id, _, holder) in self.volumes(template).await {
-            if holder.as_deref() == Some(&inst.id) {
-                ec2.detach_volume()
-                    .volume_id(&id)
-                    .instance_id(&inst.id)
-                    .send()
-                    .await
-                    .unwrap();
-            }
-        }
     }
 
     pub async fn terminate(&self, inst: &SimInstance) {

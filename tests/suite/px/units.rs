@@ -1,5 +1,5 @@
-use crate::rig::systemd::{verify, UserManager};
-use crate::{flags, Fixture, AZ, BIN};
+use super::{flags, Fixture, AZ, BIN};
+use rig::systemd::{verify, UserManager};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -19,7 +19,7 @@ ExecStart=/bin/sh -c 'echo \"$PX_CLAIM_STORAGELESS $PX_CLAIM_DEVICE_ARGS\" > %h/
 
 /// A manager with the stand-in and the verbatim drop-in, and a test
 /// drop-in giving `node`'s environment and `args` as PX_VOLUME_CLAIM_ARGS.
-fn manager(node: &crate::Node, args: &str) -> UserManager {
+fn manager(node: &super::Node, args: &str) -> UserManager {
     let manager = UserManager::start_with(&[("px-volume-claim", Path::new(BIN))]);
     manager.install("portworx.service", STANDIN);
     manager.install(
@@ -38,7 +38,7 @@ fn manager(node: &crate::Node, args: &str) -> UserManager {
 
 #[test]
 fn dropin_verifies() {
-    let dir = crate::rig::temp_dir("px-unit");
+    let dir = rig::temp_dir("px-unit");
     let unit = dir.path().join("portworx.service");
     std::fs::write(&unit, STANDIN).unwrap();
     let stderr = verify(

@@ -1,4 +1,3 @@
-use crate::rig::{Rig, SimInstance};
 use aws_credential_types::provider::ProvideCredentials;
 use mooring::aws::filter::FilterSpec;
 use mooring::aws::instance::describe_instance;
@@ -7,6 +6,7 @@ use mooring::aws::{Aws, AwsError};
 use mooring::block::resolve::Via;
 use mooring::exit::{code_for, Code};
 use mooring::wait::Deadline;
+use rig::{Rig, SimInstance};
 use serde_json::json;
 use std::time::{Duration, SystemTime};
 
@@ -470,7 +470,7 @@ async fn throttling_errors_and_drops_are_survived() {
 /// other services. (No refill here, so every answer is known.)
 #[tokio::test]
 async fn ec2_throttling_is_a_token_bucket_per_api_family() {
-    use crate::rig::error_code;
+    use rig::error_code;
     let rig = Rig::start();
     rig.throttle(json!({
         "describe": {"size": 2, "refill": 0},

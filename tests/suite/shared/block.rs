@@ -1,5 +1,3 @@
-use crate::rig::loopdev::{LoopDevice, MountGuard};
-use crate::rig::{temp_dir, Rig};
 use mooring::aws::instance::describe_instance;
 use mooring::aws::volumes;
 use mooring::aws::Aws;
@@ -9,6 +7,8 @@ use mooring::block::resolve::Via;
 use mooring::block::{mkfs, probe, Blankness, FsType, MkfsPolicy};
 use mooring::exit::{code_for, Code};
 use mooring::wait::Deadline;
+use rig::loopdev::{LoopDevice, MountGuard};
+use rig::{temp_dir, Rig};
 use serde_json::json;
 use std::io::{Seek, SeekFrom, Write};
 use std::process::Command;
@@ -145,7 +145,7 @@ async fn fresh_volume_proof_allows_force_only_for_that_volume() {
         .await
         .unwrap();
     let deadline = Deadline::after(Duration::from_secs(60));
-    let spec = crate::aws::spec(&inst.az, 1, &[]);
+    let spec = super::aws::spec(&inst.az, 1, &[]);
     let mine = volumes::create_volume(&aws.ec2, &spec, "fresh-1", SystemTime::now(), &deadline)
         .await
         .unwrap();

@@ -1,5 +1,5 @@
-use crate::rig::systemd::UserManager;
 use mooring::envfile::EnvFile;
+use rig::systemd::UserManager;
 use std::collections::BTreeMap;
 
 /// Hostile tag values, written by EnvFile and read back by systemd's own

@@ -3,9 +3,9 @@
 //! These calls are made as a tool would make them, with the role's session,
 //! through the rig's proxy.
 
-use crate::rig::iam::policy;
-use crate::rig::{error_code as code, Rig};
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification, VolumeType};
+use rig::iam::policy;
+use rig::{error_code as code, Rig};
 use serde_json::json;
 
 fn tags(pairs: &[(&str, &str)]) -> TagSpecification {

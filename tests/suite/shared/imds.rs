@@ -1,6 +1,6 @@
-use crate::rig::Rig;
 use mooring::exit::{code_for, Code};
 use mooring::imds::{ImdsUnavailable, Metadata};
+use rig::Rig;
 use serde_json::json;
 
 #[tokio::test]

@@ -1,9 +1,6 @@
 //! Tests of the shared core against the rig: real moto (with EC2's rules),
 //! real IMDSv2 servers, real loop devices and filesystems, a real systemd.
 
-#[path = "../rig/mod.rs"]
-mod rig;
-
 mod aws;
 mod block;
 mod envfile;

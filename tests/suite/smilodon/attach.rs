@@ -1,5 +1,5 @@
-use crate::rig::tool::{describe, json};
-use crate::{mutations, Fixture, AZ};
+use super::{mutations, Fixture, AZ};
+use rig::tool::{describe, json};
 
 /// A free pair is claimed: volume and ENI attached here, the interface
 /// with the ENI's MAC in the instance's namespace, a blank volume made xfs
@@ -63,7 +63,7 @@ async fn claims_a_pair_then_a_restart_reuses_it_without_mutation() {
         .to_string();
     assert_eq!(env["NODE_DEVICE"], loop_dev);
     assert_eq!(
-        crate::rig::loopdev::mounts_of(&loop_dev),
+        rig::loopdev::mounts_of(&loop_dev),
         vec![mp.to_str().unwrap().to_string()]
     );
     assert_eq!(std::fs::read_to_string(&myid).unwrap(), "1\n");

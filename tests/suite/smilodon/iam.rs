@@ -6,8 +6,8 @@
 //! then an instance of a group booting together (every pair free or just
 //! taken) reads its group for its turn, and finds its rank's pair taken.
 
-use crate::rig::iam::{prove_least_privilege, refusal};
-use crate::{Fixture, AZ};
+use super::{Fixture, AZ};
+use rig::iam::{prove_least_privilege, refusal};
 use serde_json::{json, Value};
 
 fn happy_path(policy: &Value) -> Result<(), String> {
@@ -38,7 +38,7 @@ fn happy_path(policy: &Value) -> Result<(), String> {
         let run = || {
             let out = node.run(&[]);
             if out.status.success() {
-                Ok(crate::rig::tool::json(&out))
+                Ok(rig::tool::json(&out))
             } else {
                 Err(refusal(&out))
             }
@@ -57,7 +57,7 @@ fn happy_path(policy: &Value) -> Result<(), String> {
         if out.status.code() != Some(8) {
             return Err(refusal(&out));
         }
-        let report = crate::rig::tool::json(&out);
+        let report = rig::tool::json(&out);
         assert_eq!(report["turn"]["rank"], 0, "{report}");
         Ok(())
     })

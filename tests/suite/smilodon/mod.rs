@@ -3,9 +3,6 @@
 //! interface with the ENI's MAC when moto attaches it), with real
 //! filesystems on the loop devices the rig attaches.
 
-#[path = "../rig/mod.rs"]
-mod rig;
-
 mod attach;
 mod iam;
 mod races;

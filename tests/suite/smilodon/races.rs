@@ -1,5 +1,5 @@
-use crate::rig::tool::{describe, json, resume, run_all};
-use crate::{mutations, Fixture, Node, PairIds, AZ};
+use super::{mutations, Fixture, Node, PairIds, AZ};
+use rig::tool::{describe, json, resume, run_all};
 use serde_json::json;
 use std::collections::BTreeSet;
 

@@ -1,5 +1,5 @@
-use crate::rig::systemd::{verify, UserManager};
-use crate::{Fixture, Node, AZ, BIN};
+use super::{Fixture, Node, AZ, BIN};
+use rig::systemd::{verify, UserManager};
 use std::path::{Path, PathBuf};
 
 const DEBIAN_ETCD_UNIT: &str = "/lib/systemd/system/etcd.service";
@@ -26,7 +26,7 @@ ExecStart=/bin/sh -c 'echo \"$NODE_ID $NODE_IP $NODE_INTERFACE\" > %h/started; c
 #[test]
 fn dropins_verify() {
     let bin = [("smilodon-attach", Path::new(BIN))];
-    let dir = crate::rig::temp_dir("zk-unit");
+    let dir = rig::temp_dir("zk-unit");
     let zk = dir.path().join("zookeeper.service");
     std::fs::write(&zk, ZOOKEEPER_STANDIN).unwrap();
     let stderr = verify(
