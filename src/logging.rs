@@ -1,3 +1,5 @@
+//! Logging to stderr, the way journald wants it.
+//!
 //! Logging to stderr, the way journald wants it: no colours, no timestamps
 //! (journald adds them), and `<N>` syslog priority prefixes when
 //! `JOURNAL_STREAM` says stderr is connected to the journal.

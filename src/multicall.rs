@@ -1,3 +1,5 @@
+//! One program for the five tools, picked by the name it runs as.
+//!
 //! One program for the five tools. The tools share most of their code (the
 //! AWS SDK above all), so one executable linked under five names is a fifth
 //! of five separate ones on an AMI. The name it is run by picks the tool;

@@ -1,3 +1,5 @@
+//! Names derived from paths, as systemd escapes them.
+//!
 //! Names derived from paths: systemd's path escaping (`/mnt/data` →
 //! `mnt-data`), used for unit instance names, lock and state files.
 

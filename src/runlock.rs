@@ -1,3 +1,5 @@
+//! A run lock: two runs of the same job take turns on an flock.
+//!
 //! A run lock: two runs of the same job (a timer and an admin by hand)
 //! serialise on an `flock` under the run directory. The kernel drops the
 //! lock when the process dies, so a killed run never leaves it held.

@@ -1,3 +1,5 @@
+//! Stable hashing, and spreading instances over equal candidates.
+//!
 //! Stable hashing, and spreading instances that boot together over equal
 //! candidates (pairs, free volumes, slots) so that they do not all race for
 //! the first one. Stable across builds and platforms — std's hasher is not

@@ -1,29 +1,12 @@
-//! Taking turns when a whole Auto Scaling group boots at once. Left to
-//! themselves, every instance looks at the shared resources (px-volume-claim's
-//! volumes, smilodon-attach's pairs) at about the same moment, sees the same
-//! free ones, and they all try the same few: one wins each, the rest lose,
-//! look again and race again — many times the calls the job needs, against
-//! an EC2 that throttles per account. Instead each instance reads its group
-//! once and takes its place among the members (its rank, by instance ID: an
-//! order every member computes alike). While the group is being made (every
-//! resource free or taken in the last two minutes), rank r owns the r-th
-//! resource (px: slot r + 1; smilodon: the r-th pair by NodeID), so no two
-//! instances contend, whatever order their looks come in, and the ranks
-//! beyond the resources decide with their first look; later, ranks pick
-//! different free resources among those they see together.
+//! Taking turns when a whole Auto Scaling group boots at once.
 //!
-//! The rank also spaces the looks, but only when EC2 says the group is
-//! looking too fast: a first look that is throttled is not retried with
-//! backoff (whose client-side rate limit, new in every process, falls to
-//! a crawl after one throttle) but again at the rank's turn, a step per
-//! rank before it within a window of a few seconds — instances that boot
-//! spread out never wait. Instances without a rank (etcd-member-prepare,
-//! smilodon-attach before it knows it needs one) wait a share of the same
-//! window fixed by their instance ID instead; a look throttled again waits
-//! its share of a window twice as long (see [`first_look`]).
+//! 1. Each instance reads its group once and takes its rank (by instance ID).
+//! 2. While the group is being made, rank r owns the r-th resource.
+//! 3. A throttled first look is asked again at the rank's turn, not with
+//!    backoff (see [`first_look`]).
+//! 4. An instance in no group, or a rerun in the same boot, has no turn.
 //!
-//! An instance in no group, or a rerun in the same boot (it may hold its
-//! resources already), has no turn.
+//! Why: docs/design/turn.md.
 
 use crate::aws::asg;
 use crate::aws::Session;

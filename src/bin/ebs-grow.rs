@@ -1,3 +1,5 @@
+//! The `ebs-grow` program: a thin main.
+//!
 //! ebs-grow: see `mooring::ebs_grow` and the README.
 //! The packages install one program, `mooring`, under this name too
 //! (src/multicall.rs).

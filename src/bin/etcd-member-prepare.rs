@@ -1,3 +1,5 @@
+//! The `etcd-member-prepare` program: a thin main.
+//!
 //! etcd-member-prepare: see `mooring::etcd_member` and the README.
 //! The packages install one program, `mooring`, under this name too
 //! (src/multicall.rs).

@@ -1,3 +1,5 @@
+//! The `mooring` program: the five tools in one (what packages install).
+//!
 //! mooring: the five tools in one program (what the packages install).
 //! Run by a tool's name (a link) or as `mooring <tool> [ARGS]`.
 

@@ -1,3 +1,5 @@
+//! The `px-volume-claim` program: a thin main.
+//!
 //! px-volume-claim: see `mooring::px_claim` and the README.
 //! The packages install one program, `mooring`, under this name too
 //! (src/multicall.rs).

@@ -1,3 +1,5 @@
+//! The `smilodon-attach` program: a thin main.
+//!
 //! smilodon-attach: see `mooring::smilodon` and the README.
 //! The packages install one program, `mooring`, under this name too
 //! (src/multicall.rs).

@@ -1,3 +1,5 @@
+//! Running the system's block tools, with errors naming the command.
+//!
 //! Running the system's tools (blkid, mkfs.*, mount) with errors that name
 //! the command line and what it said.
 

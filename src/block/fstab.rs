@@ -1,3 +1,5 @@
+//! One `UUID=` line of fstab per mount, so that it comes back at boot.
+//!
 //! Making a mount come back after reboot: one `UUID=` line in fstab,
 //! written atomically, every other line kept as the admin wrote it.
 //! Fields are written escaped and compared unescaped (fstab(5): a

@@ -1,3 +1,5 @@
+//! Mounting by filesystem UUID, and reading what is mounted where.
+//!
 //! Mounting by filesystem UUID (device paths change across boots), and
 //! reading what is mounted where.
 

@@ -1,3 +1,5 @@
+//! Is this device blank? Asked of the device itself.
+//!
 //! Is this device blank? Asked of the device itself (`blkid -p`), never of
 //! the udev database, which may not be filled yet right after an attach.
 

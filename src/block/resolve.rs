@@ -1,3 +1,5 @@
+//! Volume ID to block device, never by the requested device name.
+//!
 //! Volume ID → block device. Never trust the requested device name: on
 //! Nitro instances `/dev/sdf` becomes `/dev/nvmeXn1` in probe order. The
 //! NVMe controller's serial is the volume ID without its dash, so:

@@ -1,3 +1,5 @@
+//! This instance's network interfaces, found by MAC address.
+//!
 //! This instance's network interfaces, found by MAC address. Names are
 //! never assumed (`eth1`, `ens6`, `enX1` depend on the driver and the
 //! distro's naming policy); the MAC of an ENI is what EC2 guarantees.

@@ -1,7 +1,7 @@
 //! Man pages (man/<tool>.1) and shell completions (completions/) are
 //! generated from the tools' clap definitions; this test fails when the
 //! checked-in files drift from the code. `MOORING_UPDATE_DOCS=1 cargo test
-//! --test docs` rewrites them. It also keeps every `--help` within 80
+//! --test suite docs::` rewrites them. It also keeps every `--help` within 80
 //! columns.
 
 use clap::{Command, CommandFactory};
@@ -74,7 +74,7 @@ fn man_pages_and_completions_match_the_code() {
     }
     assert!(
         drifted.is_empty(),
-        "generated files differ from the code: {} — run `MOORING_UPDATE_DOCS=1 cargo test --test docs` and commit",
+        "generated files differ from the code: {} — run `MOORING_UPDATE_DOCS=1 cargo test --test suite docs::` and commit",
         drifted.join(", ")
     );
 }
@@ -144,4 +144,39 @@ fn mooring_answers_as_each_tool_by_either_name() {
         .unwrap();
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown tool 'ebs-shrink'"));
+}
+
+/// Every module's `//!` opens with one line under 80 characters saying
+/// what the module is, set apart from what follows.
+#[test]
+fn module_docs_open_with_one_line() {
+    let mut bad = Vec::new();
+    let mut stack = vec![root().join("src"), root().join("tests/rig/src")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut lines = text.lines();
+            let first = lines.next().unwrap_or("");
+            let second = lines.next();
+            let ok = first.starts_with("//! ")
+                && first.chars().count() < 80
+                && second.is_none_or(|s| s == "//!" || !s.starts_with("//!"));
+            if !ok {
+                bad.push(format!("{}: {first}", path.display()));
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "module docs without a one-line opening:\n{}",
+        bad.join("\n")
+    );
 }
