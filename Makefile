@@ -10,7 +10,7 @@ CLEAN_AWS_ENV = env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION
 	-u AWS_PROFILE -u AWS_REGION -u AWS_DEFAULT_REGION -u AWS_ENDPOINT_URL \
 	-u AWS_EC2_METADATA_SERVICE_ENDPOINT -u AWS_CONFIG_FILE -u AWS_SHARED_CREDENTIALS_FILE
 
-.PHONY: all build release deps lint test unit demo bench fleet fleet-small vmtest vm-scenarios package install install-tree
+.PHONY: all build release deps lint check msrv deny test suite unit demo bench fleet fleet-small vmtest vm-scenarios package install install-tree
 
 PREFIX ?= /usr
 DESTDIR ?=
@@ -28,15 +28,34 @@ deps:
 
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets -- -D warnings
 
-# Everything: install what the tests need, lint, build the packages (the
-# install tests use them), run every test, and a small fleet.
-test: deps lint package
-	@if [ "$$(id -u)" != 0 ]; then echo "make test: the tests need root (loop devices, mounts, namespaces)" >&2; exit 1; fi
-	$(CLEAN_AWS_ENV) cargo test --all-targets
-	$(MAKE) fleet-small
-	$(MAKE) vm-scenarios
+# The fast tier, for the edit loop and first in CI: formatting, clippy,
+# the unit and table tests (no root, no rig) and the MSRV check.
+check: lint msrv
+	cargo test --lib
+
+# The declared rust-version against the locked tree (scripts/msrv.py says
+# what it can and cannot prove with one toolchain).
+msrv:
+	python3 scripts/msrv.py
+
+# Licences, bans and sources of the dependency tree (deny.toml). The
+# RustSec advisories need their database from its git repository, which
+# the build machines cannot reach: `cargo deny check advisories` where it can.
+deny:
+	cargo deny check licenses bans sources
+	@echo "make deny: advisories not checked here (no RustSec database on this machine)" >&2
+
+# Everything: install what the tests need, the fast tier, the dependency
+# checks, the packages (the install tests use them), the rig suite, a
+# small fleet and the VM tier.
+test: deps check deny package suite fleet-small vm-scenarios
+
+# The integration suite against the rig (one test binary; root).
+suite:
+	@if [ "$$(id -u)" != 0 ]; then echo "make suite: the tests need root (loop devices, mounts, namespaces)" >&2; exit 1; fi
+	$(CLEAN_AWS_ENV) cargo test --test suite
 
 # make fleet's scenarios with 40 instances, on the packages' program: the
 # invariants and the calls against the minimum must hold (times are only
