@@ -18,8 +18,9 @@ pub enum Choice {
     /// Finish the half-held pairs first (what an earlier run started),
     /// then try the free pairs in this order.
     Take { halves: Vec<Pair>, order: Vec<Pair> },
-    /// Nothing to hold or take, and why.
-    Nothing(String),
+    /// Nothing to hold or take. Why, when the group's boot decided it; the
+    /// caller says "no free pair" in its own words otherwise.
+    Nothing(Option<String>),
 }
 
 /// 1. Two complete pairs held here: refuse.
@@ -53,27 +54,23 @@ pub fn choose(inv: &Inventory, me: &str, rank: Option<usize>) -> Choice {
         Some(rank) => match of_rank(inv, rank) {
             Some(p) if p.standing(me) == Standing::Free => vec![p.clone()],
             Some(p) if halves.is_empty() => {
-                return Choice::Nothing(format!(
+                return Choice::Nothing(Some(format!(
                     "the group is booting together: NodeID {}, this rank's pair, is taken",
                     p.node_id
-                ))
+                )))
             }
             None if halves.is_empty() => {
-                return Choice::Nothing(format!(
+                return Choice::Nothing(Some(format!(
                     "the group is booting together and its first {} ranks take the {} pairs",
                     inv.pairs.len(),
                     inv.pairs.len()
-                ))
+                )))
             }
             _ => Vec::new(),
         },
     };
     if halves.is_empty() && order.is_empty() {
-        return Choice::Nothing(format!(
-            "no free pair among {} ({} taken)",
-            inv.pairs.len(),
-            inv.pairs.len() - free.len()
-        ));
+        return Choice::Nothing(None);
     }
     Choice::Take { halves, order }
 }
@@ -191,7 +188,7 @@ mod tests {
         }
         assert!(matches!(
             choose(&inv(vec![taken6.clone()]), me, None),
-            Choice::Nothing(why) if why.contains("no free pair among 1")
+            Choice::Nothing(None)
         ));
         assert!(matches!(choose(&inv(vec![]), me, None), Choice::Nothing(_)));
         // Booting together: only this rank's pair (by NodeID).
@@ -205,11 +202,11 @@ mod tests {
         }
         assert!(matches!(
             choose(&all, me, Some(2)),
-            Choice::Nothing(why) if why.contains("NodeID 6, this rank's pair, is taken")
+            Choice::Nothing(Some(why)) if why.contains("NodeID 6, this rank's pair, is taken")
         ));
         assert!(matches!(
             choose(&all, me, Some(3)),
-            Choice::Nothing(why) if why.contains("first 3 ranks")
+            Choice::Nothing(Some(why)) if why.contains("first 3 ranks")
         ));
         // A half held here is finished even when the rank's pair is taken.
         let with_half = inv(vec![half3.clone(), taken6]);

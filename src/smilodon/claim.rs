@@ -101,7 +101,9 @@ impl Claimer<'_> {
                 return Ok(out);
             }
             Choice::Nothing(why) => {
-                log::info!("{why}");
+                if let Some(why) = why {
+                    log::info!("{why}");
+                }
                 return Ok(out);
             }
             Choice::Take { halves, order } => (halves, order),
