@@ -1,6 +1,6 @@
 """A guest of the VM tier (make vmtest): qemu with systemd as the guest's
 PID 1, the rig as its hypervisor (a QMP socket of the rig's own, see
-launcher.py's SimVm) and its AWS (the rig's EC2 proxy and IMDS, which the
+the rig's SimVm, tests/rig/sim/qemu.py) and its AWS (the rig's EC2 proxy and IMDS, which the
 guest reaches through qemu's user network at 10.0.2.2, the host's
 loopback), and the guest agent to run commands in it.
 

@@ -2,7 +2,8 @@
 //!
 //! moto with EC2's rules, a hypervisor backing attached volumes with loop
 //! devices, IMDSv2 per simulated instance, a fault proxy (all started by
-//! `launcher.py`), plus loop-device and systemd helpers.
+//! `launcher.py`, its modules in `sim/`), plus loop-device and systemd
+//! helpers.
 //!
 //! Every test gets its own rig (its own moto state, ports chosen by the OS,
 //! its own directory), and everything it creates is cleaned up on drop,
@@ -285,7 +286,7 @@ impl Rig {
     }
 
     /// EC2's request throttling: `{"describe": {"size": S, "refill": R,
-    /// "tokens": T}, "mutate": {...}}` (see ctl_throttle in launcher.py);
+    /// "tokens": T}, "mutate": {...}}` (see ctl_throttle in sim/control_api.py);
     /// a throttled call answers RequestLimitExceeded and shows in
     /// [`Rig::throttled`].
     pub fn throttle(&self, buckets: Value) {
@@ -327,7 +328,7 @@ impl Rig {
     /// From now on the instances' credentials are a role's whose policy is
     /// `policy`'s projection (each Allow statement's actions on any
     /// resource), and moto enforces it on the tools' calls (see ctl_iam in
-    /// launcher.py); the rig's own setup stays unrestricted.
+    /// sim/iam_access.py); the rig's own setup stays unrestricted.
     pub fn restrict_to(&self, policy: &Value) {
         self.control("/_rig/iam", serde_json::json!({ "policy": policy }));
     }
