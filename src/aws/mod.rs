@@ -9,6 +9,7 @@ pub mod filter;
 pub mod instance;
 pub mod volumes;
 
+use crate::wait::Deadline;
 use anyhow::Result;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -138,6 +139,18 @@ pub struct Session {
 }
 
 impl Session {
+    /// A run's session, made within the run's deadline: `region` from the
+    /// common flags, else the instance's own.
+    pub async fn within(region: Option<String>, deadline: &Deadline) -> Result<Session> {
+        let opts = AwsOptions {
+            region,
+            ..Default::default()
+        };
+        deadline
+            .run("instance metadata and AWS clients", Session::start(&opts))
+            .await
+    }
+
     pub async fn start(opts: &AwsOptions) -> Result<Session> {
         let imds = crate::imds::Metadata::new(opts.imds_endpoint.as_deref())?;
         let identity = imds.identity().await?;

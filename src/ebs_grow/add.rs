@@ -13,8 +13,9 @@ use crate::exit::{NoCapacity, Unsafe};
 use anyhow::{anyhow, Context, Result};
 use std::path::PathBuf;
 
-use super::grow::{done, Grown};
-use super::modify::filesystem_generation;
+use super::grown::{done, Grown};
+use super::kind::FsKind;
+use crate::block::probe::fs_identity;
 
 const GIB: u64 = 1 << 30;
 
@@ -185,4 +186,17 @@ pub(super) async fn add_new_volume(
 pub(super) fn is_limit(e: &anyhow::Error) -> bool {
     e.downcast_ref::<AwsError>()
         .is_some_and(|a| a.code_is("AttachmentLimitExceeded"))
+}
+
+/// The filesystem's UUID: new volumes' ClientTokens are unique to it.
+fn filesystem_generation(kind: FsKind, mount: &MountEntry, vg: &str) -> String {
+    let source = match kind {
+        FsKind::LvmExt4 => PathBuf::from(format!("/dev/{vg}/{}", fs::LV_NAME)),
+        _ => PathBuf::from(&mount.source),
+    };
+    fs_identity(&source)
+        .ok()
+        .flatten()
+        .map(|(uuid, _)| uuid)
+        .unwrap_or_else(ours::boot_id)
 }

@@ -7,22 +7,13 @@ use crate::aws::instance::describe_instance;
 use crate::aws::volumes::{self, AttachOutcome, VolumeInfo};
 use crate::aws::Session;
 use crate::block::mount::MountEntry;
-use crate::block::ResolvedDevice;
 use crate::exit::NoCapacity;
 use anyhow::{anyhow, Result};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::add::{add_new_volume, add_to_filesystem, attach_finish};
+use super::grown::{canonical, done, would, Grown};
 use super::modify::modify_in_place;
-
-#[derive(Debug, Default)]
-pub(super) struct Grown {
-    pub action: String,
-    pub volume_id: Option<String>,
-    pub device: Option<PathBuf>,
-    pub size_gib: Option<i32>,
-    pub notes: Vec<String>,
-}
 
 /// The growth itself, after the decision. `need_more` is false when only
 /// an interrupted growth is being finished.
@@ -122,33 +113,4 @@ pub(super) async fn grow(
     let mut grown = add_new_volume(run, session, &me, &ours, &members, mount).await?;
     grown.notes.splice(0..0, notes);
     Ok(grown)
-}
-
-pub(super) fn canonical(p: &Path) -> PathBuf {
-    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
-}
-
-pub(super) fn done(run: &Run, action: &str, v: &VolumeInfo, dev: &ResolvedDevice) -> Grown {
-    log::info!(
-        "{action} {} ({} GiB) to {}",
-        v.volume_id,
-        v.size_gib,
-        run.settings.mountpoint.display()
-    );
-    Grown {
-        action: action.into(),
-        volume_id: Some(v.volume_id.clone()),
-        device: Some(dev.path.clone()),
-        size_gib: Some(v.size_gib),
-        notes: Vec::new(),
-    }
-}
-
-pub(super) fn would(action: &str, v: &VolumeInfo) -> Grown {
-    Grown {
-        action: action.into(),
-        volume_id: Some(v.volume_id.clone()),
-        size_gib: Some(v.size_gib),
-        ..Default::default()
-    }
 }

@@ -9,6 +9,7 @@ pub mod check;
 pub mod config;
 pub mod fs;
 mod grow;
+mod grown;
 pub mod init;
 pub mod kind;
 mod modify;

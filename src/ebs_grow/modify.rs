@@ -1,38 +1,21 @@
 //! ebs-grow's growth in place: one volume made bigger, then its filesystem.
 
 use super::fs;
-use super::kind::FsKind;
-use super::ours;
 use super::run::Run;
 use super::usage::Usage;
 use crate::aws::volumes::{self};
 use crate::aws::{AwsError, Session};
-use crate::block::mount::MountEntry;
-use crate::block::probe::fs_identity;
 use crate::block::resolve::device_size;
 use crate::exit::NoCapacity;
 use anyhow::{anyhow, Result};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use super::grow::Grown;
+use super::grown::Grown;
 
 const GIB: u64 = 1 << 30;
 /// EC2 allows one modification per volume every six hours.
 const MODIFY_COOLDOWN: Duration = Duration::from_secs(6 * 3600);
-
-/// The filesystem's UUID: new volumes' ClientTokens are unique to it.
-pub(super) fn filesystem_generation(kind: FsKind, mount: &MountEntry, vg: &str) -> String {
-    let source = match kind {
-        FsKind::LvmExt4 => PathBuf::from(format!("/dev/{vg}/{}", fs::LV_NAME)),
-        _ => PathBuf::from(&mount.source),
-    };
-    fs_identity(&source)
-        .ok()
-        .flatten()
-        .map(|(uuid, _)| uuid)
-        .unwrap_or_else(ours::boot_id)
-}
 
 /// Grow the backing volume with Elastic Volumes. `Ok(Err(why))` when it
 /// cannot be done now (rate limit, maximum size, not an EBS volume), so

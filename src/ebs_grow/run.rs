@@ -2,7 +2,7 @@
 
 use super::config::Settings;
 use super::{fs, state};
-use crate::aws::{AwsOptions, Session};
+use crate::aws::Session;
 use crate::block::DeviceResolver;
 use crate::cli::{CommonArgs, DeviceArgs};
 use crate::runlock::RunLock;
@@ -44,13 +44,7 @@ impl Run {
     }
 
     pub async fn session(&self) -> Result<Session> {
-        let opts = AwsOptions {
-            region: self.common.region.clone(),
-            ..Default::default()
-        };
-        self.deadline
-            .run("instance metadata and AWS clients", Session::start(&opts))
-            .await
+        Session::within(self.common.region.clone(), &self.deadline).await
     }
 
     pub fn files(&self) -> state::Files {

@@ -9,7 +9,7 @@
 
 use super::group;
 use super::health::{self, IntrospectionUrl};
-use super::options::{now_secs, session_options, CheckOptions};
+use super::options::{now_secs, CheckOptions};
 use super::verdict::{self, Facts, Limits, Verdict};
 use crate::aws::Session;
 use crate::cli::{CommonArgs, Report};
@@ -119,12 +119,7 @@ pub async fn check(common: &CommonArgs, o: &CheckOptions) -> Result<CheckReport>
         Verdict::Replace => {}
     }
     // Persistently broken: ask the group to replace this instance.
-    let session = deadline
-        .run(
-            "instance metadata and AWS clients",
-            Session::start(&session_options(common)),
-        )
-        .await?;
+    let session = Session::within(common.region.clone(), &deadline).await?;
     let me = session.instance_id().to_string();
     let asg = aws_sdk_autoscaling::Client::new(&session.aws.sdk_config);
     let name = group::group_of(&asg, &me).await?;

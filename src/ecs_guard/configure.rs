@@ -4,7 +4,7 @@
 //! the Name tag, termination protection off (ExecStartPre= of ecs.service).
 
 use super::ecs_config;
-use super::options::{session_options, validate_cluster, ConfigureOptions};
+use super::options::{validate_cluster, ConfigureOptions};
 use crate::aws::{AwsError, Session};
 use crate::cli::{CommonArgs, Report};
 use crate::exit::bad_input;
@@ -54,12 +54,7 @@ impl Report for ConfigureReport {
 
 pub async fn configure(common: &CommonArgs, o: &ConfigureOptions) -> Result<ConfigureReport> {
     let deadline = Deadline::after(common.timeout());
-    let session = deadline
-        .run(
-            "instance metadata and AWS clients",
-            Session::start(&session_options(common)),
-        )
-        .await?;
+    let session = Session::within(common.region.clone(), &deadline).await?;
     let id = &session.identity;
     let me = id.instance_id.clone();
     let cluster = match &o.cluster {

@@ -6,7 +6,7 @@
 use super::decide::{Candidate, Me};
 use super::options::{Options, PeerSource, Scheme};
 use super::peers::{self, Peer};
-use crate::aws::{AwsOptions, Session};
+use crate::aws::Session;
 use crate::cli::CommonArgs;
 use crate::exit::bad_input;
 use crate::wait::Deadline;
@@ -28,13 +28,7 @@ pub struct Setup {
 
 pub async fn setup(common: &CommonArgs, o: &Options) -> Result<Setup> {
     let deadline = Deadline::after(common.timeout());
-    let opts = AwsOptions {
-        region: common.region.clone(),
-        ..Default::default()
-    };
-    let session = deadline
-        .run("instance metadata and AWS clients", Session::start(&opts))
-        .await?;
+    let session = Session::within(common.region.clone(), &deadline).await?;
     let id = &session.identity;
     let group = match o.peers {
         PeerSource::Asg => Some(peers::my_group(&session).await?),

@@ -3,14 +3,15 @@
 //! px-volume-claim's claim: one look at the cluster's volumes, then per
 //! template the steps `plan::next_step` gives, until one holds.
 
+use super::cli::{local_config, user_data_config, Cli};
 use super::config::Template;
 use super::plan::{being_made, next_step, Facts, Step};
 use super::report::{env_file, ClaimReport, Claimed};
-use super::{local_config, user_data_config, Cli, CLUSTER_TAG, TEMPLATE_TAG, TOOL};
+use super::tags::{CLUSTER_TAG, TEMPLATE_TAG, TOOL};
 use crate::aws::filter::FilterSpec;
 use crate::aws::instance::{BlockDevice, InstanceInfo};
 use crate::aws::volumes::{self, VolumeInfo, VolumeSpec};
-use crate::aws::{AwsOptions, Session};
+use crate::aws::Session;
 use crate::block::DeviceResolver;
 use crate::runlock::RunLock;
 use crate::spread::fnv1a_seeded;
@@ -50,13 +51,7 @@ pub async fn claim(cli: &Cli) -> Result<ClaimReport> {
     let local = local_config(cli)?;
     let deadline = Deadline::after(common.timeout());
     let started = SystemTime::now();
-    let opts = AwsOptions {
-        region: common.region.clone(),
-        ..Default::default()
-    };
-    let session = deadline
-        .run("instance metadata and AWS clients", Session::start(&opts))
-        .await?;
+    let session = Session::within(common.region.clone(), &deadline).await?;
     let config = match local {
         Some(c) => c,
         None => user_data_config(&session).await?,

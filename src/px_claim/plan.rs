@@ -5,7 +5,7 @@
 //! rig. The acting side is in `claim.rs`, `volume.rs` and `release.rs`.
 
 use super::config::Template;
-use super::SLOT_TAG;
+use super::tags::SLOT_TAG;
 use crate::aws::volumes::VolumeInfo;
 use crate::spread::{fnv1a, fnv1a_seeded, pick};
 use crate::turn;

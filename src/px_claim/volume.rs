@@ -7,7 +7,7 @@ use super::claim::Run;
 use super::config::Template;
 use super::plan::slot_token;
 use super::report::Claimed;
-use super::{CLUSTER_TAG, MANAGED_BY_TAG, SLOT_TAG, TEMPLATE_TAG, TOOL};
+use super::tags::{CLUSTER_TAG, MANAGED_BY_TAG, SLOT_TAG, TEMPLATE_TAG, TOOL};
 use crate::aws::instance::BlockDevice;
 use crate::aws::volumes::{self, AttachOutcome, VolumeInfo, VolumeSpec};
 use crate::aws::AwsError;

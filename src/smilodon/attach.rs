@@ -4,14 +4,14 @@
 //! interface, filesystem, mount and environment file.
 
 use super::claim::{self, Claimer, How};
+use super::cli::{validate, Cli, WhenNone};
 use super::node;
 use super::pairs::{self, Inventory, Standing};
 use super::report::AttachReport;
-use super::{validate, Cli, WhenNone};
 use crate::aws::enis::{self, describe_enis};
 use crate::aws::filter::FilterSpec;
 use crate::aws::volumes::{self, describe_volumes};
-use crate::aws::{AwsOptions, Session};
+use crate::aws::Session;
 use crate::envfile::EnvFile;
 use crate::exit::{BadInput, NoCapacity};
 use crate::runlock::RunLock;
@@ -25,13 +25,7 @@ pub async fn attach(cli: &Cli) -> Result<AttachReport> {
     let owner = node::parse_owner(&cli.owner)?;
     let common = &cli.common;
     let deadline = Deadline::after(common.timeout());
-    let opts = AwsOptions {
-        region: common.region.clone(),
-        ..Default::default()
-    };
-    let session = deadline
-        .run("instance metadata and AWS clients", Session::start(&opts))
-        .await?;
+    let session = Session::within(common.region.clone(), &deadline).await?;
     let me = session.instance_id().to_string();
     let az = session.identity.availability_zone.clone();
     let _lock = RunLock::acquire(&common.run_dir.join("smilodon-attach.lock"), &deadline).await?;
