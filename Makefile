@@ -82,8 +82,10 @@ unit:
 demo: deps build
 	python3 scripts/demo.py
 
-# Wall time, peak RSS and EC2 calls per run, as a table (bench/RESULTS.md).
-bench: deps release
+# Wall time, peak RSS, EC2 calls and IMDS requests per run of the shipped
+# program, as a table (bench/RESULTS.md).
+bench: deps
+	cargo build --release --bin mooring
 	python3 scripts/bench.py bench/RESULTS.md
 
 # A whole Auto Scaling group at once against EC2's throttling (FLEET_N

@@ -18,11 +18,26 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from rigctl import Rig, ebs_grow_scratch, venv_python  # noqa: E402
 
 TARGET = os.environ.get("CARGO_TARGET_DIR", "/var/tmp/mooring-target")  # as the Makefile
-EBS_GROW = os.path.join(TARGET, "release", "ebs-grow")
-ETCD_PREPARE = os.path.join(TARGET, "release", "etcd-member-prepare")
-SMILODON = os.path.join(TARGET, "release", "smilodon-attach")
-PX_CLAIM = os.path.join(TARGET, "release", "px-volume-claim")
-ECS_GUARD = os.path.join(TARGET, "release", "ecs-node-guard")
+# The program the packages ship: one multi-call binary, run by each tool's
+# name through a link, as /usr/bin/<tool> runs it.
+MOORING = os.path.join(TARGET, "release", "mooring")
+LINKS = os.path.join(TARGET, "bench-links")
+
+
+def tool(name):
+    os.makedirs(LINKS, exist_ok=True)
+    link = os.path.join(LINKS, name)
+    if os.path.lexists(link):
+        os.unlink(link)
+    os.symlink(MOORING, link)
+    return link
+
+
+EBS_GROW = tool("ebs-grow")
+ETCD_PREPARE = tool("etcd-member-prepare")
+SMILODON = tool("smilodon-attach")
+PX_CLAIM = tool("px-volume-claim")
+ECS_GUARD = tool("ecs-node-guard")
 
 
 def measure(argv, env):
@@ -299,12 +314,13 @@ def main():
     rows += px_rows(rig)
     rows += ecs_guard_rows(rig)
 
-    size = os.path.getsize(EBS_GROW) / 2**20
+    size = os.path.getsize(MOORING) / 2**20
     table = "\n".join([
         "# Mooring benchmarks",
         "",
-        f"Release binaries against the local stand-ins (moto + IMDSv2 + loop devices); "
-        f"ebs-grow binary {size:.1f} MiB. Each run is one whole process.",
+        f"The release program the packages ship (`mooring`, {size:.1f} MiB, run by each tool's "
+        f"name) against the local stand-ins (moto + IMDSv2 + loop devices). Each run is one "
+        f"whole process.",
         "",
         "| scenario | runs | wall p50 ms | wall max ms | CPU p50 ms (own time) | peak RSS MiB | EC2 calls/run | IMDS requests/run | failed | goal |",
         "|---|---|---|---|---|---|---|---|---|---|",
