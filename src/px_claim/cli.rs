@@ -1,4 +1,4 @@
-//! px-volume-claim's flags, and its configuration from flags, file or user-data.
+//! px-volume-claim's flags, and its configuration: flags, file or user-data.
 
 use super::config::{self, Config};
 use crate::aws::Session;
