@@ -104,7 +104,7 @@ package:
 	cargo generate-rpm --target-dir $(CARGO_TARGET_DIR)
 	@ls -l $(CARGO_TARGET_DIR)/debian/*.deb $(CARGO_TARGET_DIR)/generate-rpm/*.rpm
 
-TOOLS = ebs-grow etcd-member-prepare smilodon-attach px-volume-claim ecs-node-guard
+TOOLS = ebs-grow etcd-member-prepare smilodon-attach px-volume-claim ecs-node-guard mooring-leave
 
 # The package's tree without a package manager (an AMI script's
 # install.sh): make install DESTDIR=/tmp/root PREFIX=/usr

@@ -3,14 +3,16 @@
 //! The binaries in `src/bin/` are thin; everything they do lives here, one
 //! module per concern, so that tests can reach it.
 
-// The five tools, one module each (its CLI in `mod.rs`, a file per command).
+// The six tools, one module each (its CLI in `mod.rs`, a file per command).
 /// `ebs-grow`: grow an EBS-backed filesystem before it fills.
 pub mod ebs_grow;
 /// `ecs-node-guard`: configure an ECS host; replace it when it is broken.
 pub mod ecs_guard;
 /// `etcd-member-prepare`: etcd membership of an instance of a group.
 pub mod etcd_member;
-/// `mooring`: the one program answering as each of the five.
+/// `mooring-leave`: run the leave steps when the group terminates us.
+pub mod leave;
+/// `mooring`: the one program answering as each of the six.
 pub mod multicall;
 /// `px-volume-claim`: claim or create a volume from a template.
 pub mod px_claim;
@@ -26,6 +28,7 @@ pub mod exit;
 pub mod fsutil;
 pub mod http;
 pub mod imds;
+pub mod lifecycle;
 pub mod logging;
 pub mod net;
 pub mod paths;

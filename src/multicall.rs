@@ -1,8 +1,8 @@
-//! One program for the five tools, picked by the name it runs as.
+//! One program for the six tools, picked by the name it runs as.
 //!
-//! One program for the five tools. The tools share most of their code (the
-//! AWS SDK above all), so one executable linked under five names is a fifth
-//! of five separate ones on an AMI. The name it is run by picks the tool;
+//! One program for the six tools. The tools share most of their code (the
+//! AWS SDK above all), so one executable linked under six names is a sixth
+//! of six separate ones on an AMI. The name it is run by picks the tool;
 //! `mooring <tool> [ARGS]` works too. Either way the tool sees its own name
 //! first, so its help, errors and exit codes are those of its own program.
 
@@ -13,12 +13,13 @@ use std::path::Path;
 type ToolMain = fn(Vec<OsString>) -> !;
 
 /// The tools, by the name they are installed under.
-pub const TOOLS: [(&str, ToolMain); 5] = [
+pub const TOOLS: [(&str, ToolMain); 6] = [
     ("ebs-grow", crate::ebs_grow::main),
     ("etcd-member-prepare", crate::etcd_member::main),
     ("smilodon-attach", crate::smilodon::main),
     ("px-volume-claim", crate::px_claim::main),
     ("ecs-node-guard", crate::ecs_guard::main),
+    ("mooring-leave", crate::leave::main),
 ];
 
 fn tool(name: &OsStr) -> Option<ToolMain> {

@@ -36,6 +36,8 @@ complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_needs_command" -s
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_needs_command" -s V -l version -d 'Print version'
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_needs_command" -f -a "prepare" -d 'Decide bootstrap / join / restart and write the env file (ExecStartPre= of etcd.service)'
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_needs_command" -f -a "promote" -d 'Promote this member from learner to voting member once it has caught up (ExecStartPost= of etcd.service)'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_needs_command" -f -a "leave" -d 'Leave the cluster when the group terminates this instance: hand over leadership, remove this member while quorum and --min-voting allow, move the data aside (ExecStop= of mooring-etcd-leave.service)'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_needs_command" -f -a "tidy" -d 'On the leader only: remove one member whose instance is proven gone or that never started (etcd-member-tidy.timer)'
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l peers -d 'Where the peers come from' -r -f -a "tag\t'Instances carrying the cluster tag'
 asg\t'The instances of this instance\'s Auto Scaling group; a new cluster starts with the group\'s desired capacity'"
@@ -97,6 +99,72 @@ complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand 
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -s v -l verbose -d 'More log detail (repeat for more)'
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -s q -l quiet -d 'Less log detail (repeat for less)'
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand help; and not __fish_seen_subcommand_from prepare promote help" -f -a "prepare" -d 'Decide bootstrap / join / restart and write the env file (ExecStartPre= of etcd.service)'
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand help; and not __fish_seen_subcommand_from prepare promote help" -f -a "promote" -d 'Promote this member from learner to voting member once it has caught up (ExecStartPost= of etcd.service)'
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand help; and not __fish_seen_subcommand_from prepare promote help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l peers -d 'Where the peers come from' -r -f -a "tag\t'Instances carrying the cluster tag'
+asg\t'The instances of this instance\'s Auto Scaling group; a new cluster starts with the group\'s desired capacity'"
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l cluster-tag -d 'The instance tag that names the cluster' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l cluster -d 'The cluster\'s name [default: this instance\'s value of --cluster-tag, from instance-metadata tags]' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l filter -d 'Extra EC2 filter for peers (repeatable; see the README\'s filter forms)' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l initial-size -d 'How many members a new cluster starts with: bootstrap waits until this many peers are visible [default: 3; with --peers asg, the group\'s desired capacity]' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l data-dir -d 'etcd\'s data directory (as etcd.service sets ETCD_DATA_DIR)' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l env-file -d 'The environment file etcd.service reads' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l peer-scheme -r -f -a "http\t''
+https\t''"
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l client-scheme -r -f -a "http\t''
+https\t''"
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l scheme-tag -d 'Instance tag whose value (http or https) overrides both schemes' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l peer-port -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l client-port -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l cacert -d 'CA certificate (PEM) for the member API over https' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l cert -d 'Client certificate (PEM) for the member API' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l key -d 'Client key (PEM) for the member API' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l learner -d 'Join as a learner and leave promotion to `promote` (serialises joins: etcd allows one learner at a time). Off: join as a voting member directly' -r -f -a "true\t''
+false\t''"
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l min-voting -d 'Never leave a cluster of fewer voting members than this' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l when -d 'leaving: only when the group terminates this instance (IMDS); always: now (by hand)' -r -f -a "leaving\t'Only when the group is terminating this instance (IMDS says `Terminated`): a reboot or a stop of the service leaves nothing'
+always\t'Now, whatever the group intends (by hand)'"
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l output -d 'Format of the report printed on stdout' -r -f -a "text\t'Lines for people'
+json\t'One JSON object, for scripts'"
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l write-data-dir -d 'Also write ETCD_DATA_DIR into the env file'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l dry-run -d 'Show what would be done; change nothing (no AWS mutation, no mkfs, no mount, no file written)'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -s v -l verbose -d 'More log detail (repeat for more)'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -s q -l quiet -d 'Less log detail (repeat for less)'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l peers -d 'Where the peers come from' -r -f -a "tag\t'Instances carrying the cluster tag'
+asg\t'The instances of this instance\'s Auto Scaling group; a new cluster starts with the group\'s desired capacity'"
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l cluster-tag -d 'The instance tag that names the cluster' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l cluster -d 'The cluster\'s name [default: this instance\'s value of --cluster-tag, from instance-metadata tags]' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l filter -d 'Extra EC2 filter for peers (repeatable; see the README\'s filter forms)' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l initial-size -d 'How many members a new cluster starts with: bootstrap waits until this many peers are visible [default: 3; with --peers asg, the group\'s desired capacity]' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l data-dir -d 'etcd\'s data directory (as etcd.service sets ETCD_DATA_DIR)' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l env-file -d 'The environment file etcd.service reads' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l peer-scheme -r -f -a "http\t''
+https\t''"
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l client-scheme -r -f -a "http\t''
+https\t''"
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l scheme-tag -d 'Instance tag whose value (http or https) overrides both schemes' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l peer-port -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l client-port -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l cacert -d 'CA certificate (PEM) for the member API over https' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l cert -d 'Client certificate (PEM) for the member API' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l key -d 'Client key (PEM) for the member API' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l learner -d 'Join as a learner and leave promotion to `promote` (serialises joins: etcd allows one learner at a time). Off: join as a voting member directly' -r -f -a "true\t''
+false\t''"
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l unstarted-grace -d 'Remove a member that was added but never started after this many seconds (as this leader saw it)' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l output -d 'Format of the report printed on stdout' -r -f -a "text\t'Lines for people'
+json\t'One JSON object, for scripts'"
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l write-data-dir -d 'Also write ETCD_DATA_DIR into the env file'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l dry-run -d 'Show what would be done; change nothing (no AWS mutation, no mkfs, no mount, no file written)'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -s v -l verbose -d 'More log detail (repeat for more)'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -s q -l quiet -d 'Less log detail (repeat for less)'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand help; and not __fish_seen_subcommand_from prepare promote leave tidy help" -f -a "prepare" -d 'Decide bootstrap / join / restart and write the env file (ExecStartPre= of etcd.service)'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand help; and not __fish_seen_subcommand_from prepare promote leave tidy help" -f -a "promote" -d 'Promote this member from learner to voting member once it has caught up (ExecStartPost= of etcd.service)'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand help; and not __fish_seen_subcommand_from prepare promote leave tidy help" -f -a "leave" -d 'Leave the cluster when the group terminates this instance: hand over leadership, remove this member while quorum and --min-voting allow, move the data aside (ExecStop= of mooring-etcd-leave.service)'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand help; and not __fish_seen_subcommand_from prepare promote leave tidy help" -f -a "tidy" -d 'On the leader only: remove one member whose instance is proven gone or that never started (etcd-member-tidy.timer)'
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand help; and not __fish_seen_subcommand_from prepare promote leave tidy help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

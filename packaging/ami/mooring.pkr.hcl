@@ -75,7 +75,7 @@ build {
       "set -eu",
       "pkg=/tmp/${basename(var.package)}",
       "case \"$pkg\" in *.deb) sudo apt-get install -y \"$pkg\" ;; *.rpm) sudo dnf install -y \"$pkg\" ;; *) echo \"not a .deb or .rpm: $pkg\" >&2; exit 1 ;; esac",
-      "for tool in ebs-grow etcd-member-prepare smilodon-attach px-volume-claim ecs-node-guard; do $tool --version; done",
+      "for tool in ebs-grow etcd-member-prepare smilodon-attach px-volume-claim ecs-node-guard mooring-leave; do $tool --version; done",
       "sudo systemctl daemon-reload",
       "for unit in ${join(" ", var.enable_units)}; do sudo systemctl enable \"$unit\"; done",
       "rm -f \"$pkg\"",

@@ -1,6 +1,6 @@
-//! The `mooring` program: the five tools in one (what packages install).
+//! The `mooring` program: the six tools in one (what packages install).
 //!
-//! mooring: the five tools in one program (what the packages install).
+//! mooring: the six tools in one program (what the packages install).
 //! Run by a tool's name (a link) or as `mooring <tool> [ARGS]`.
 
 fn main() {

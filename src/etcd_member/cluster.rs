@@ -144,6 +144,48 @@ impl Cluster {
         Ok(())
     }
 
+    /// The status of each member that answers at `urls` (asked at once,
+    /// each bounded).
+    pub async fn statuses(&self, urls: &[String]) -> Vec<super::survey::Status> {
+        Survey::of(urls, self.tls.clone())
+            .await
+            .answering()
+            .into_iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Hand leadership to member `to` (asked of the pinned member, which
+    /// must be the leader).
+    pub async fn move_leader(&self, to: u64) -> Result<()> {
+        timed(
+            &self.url,
+            &format!("move leader to {to:x}"),
+            self.client.clone().move_leader(to),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Wait for the cluster-wide turn of leavers (an etcd lock on a lease
+    /// of [`TURN_TTL`]): it ends when the lease does, also for a leaver
+    /// that is removed while holding it.
+    pub async fn leave_lock(&self, deadline: &crate::wait::Deadline) -> Result<i64> {
+        let mut c = self.client.clone();
+        let lease = timed(&self.url, "lease grant", c.lease_grant(TURN_TTL, None))
+            .await?
+            .id();
+        let opts = etcd_client::LockOptions::new().with_lease(lease);
+        let take = c.lock("mooring/leave", Some(opts));
+        match tokio::time::timeout(deadline.remaining(), take).await {
+            Ok(Ok(_)) => Ok(lease),
+            Ok(Err(e)) => Err(anyhow!("etcd lock mooring/leave at {}: {e}", self.url)),
+            Err(_) => Err(deadline
+                .timed_out("the turn to leave (etcd lock mooring/leave)")
+                .into()),
+        }
+    }
+
     /// How many voting members answer a status request on their own
     /// client URLs (asked at once, each bounded). A member this instance
     /// could not ask does not count as healthy.
@@ -156,6 +198,9 @@ impl Cluster {
         Survey::of(&urls, self.tls.clone()).await.answering().len()
     }
 }
+
+/// How long a leaver's turn lasts at most (seconds).
+pub const TURN_TTL: i64 = 10;
 
 /// `call` on `url`, bounded by the request timeout, its error naming what
 /// was asked where.

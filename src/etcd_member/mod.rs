@@ -8,18 +8,23 @@
 //!   policy, [`prepare`] for the steps.
 //! - `promote` (ExecStartPost=): a learner becomes a voting member once it
 //!   has caught up.
+//! - `leave` (ExecStop= of mooring-etcd-leave.service): this member out of
+//!   the cluster when the group terminates its instance; see [`leave`].
+//! - `tidy` (a timer): the leader removes members that are gone; [`tidy`].
 //!
 //! Peers come from EC2 ([`peers`]); etcd is asked through [`cluster`].
 
 pub mod cluster;
 pub mod decide;
 mod join;
+pub mod leave;
 pub mod options;
 pub mod peers;
 pub mod prepare;
 pub mod promote;
 pub mod setup;
 pub mod survey;
+pub mod tidy;
 pub mod tls;
 
 pub use options::{Options, PeerSource, Scheme};
@@ -50,6 +55,23 @@ pub enum Command {
     /// Promote this member from learner to voting member once it has caught
     /// up (ExecStartPost= of etcd.service).
     Promote(Options),
+    /// Leave the cluster when the group terminates this instance: hand
+    /// over leadership, remove this member while quorum and --min-voting
+    /// allow, move the data aside (ExecStop= of mooring-etcd-leave.service).
+    Leave {
+        #[command(flatten)]
+        options: Options,
+        #[command(flatten)]
+        leave: leave::LeaveArgs,
+    },
+    /// On the leader only: remove one member whose instance is proven gone
+    /// or that never started (etcd-member-tidy.timer).
+    Tidy {
+        #[command(flatten)]
+        options: Options,
+        #[command(flatten)]
+        tidy: tidy::TidyArgs,
+    },
 }
 
 /// The program's main: `args` as the process got them, its name first
@@ -64,6 +86,12 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Prepare(o) => print_report(&prepare::prepare(&cli.common, &o).await?, format),
         Command::Promote(o) => print_report(&promote::promote(&cli.common, &o).await?, format),
+        Command::Leave { options, leave } => {
+            print_report(&leave::leave(&cli.common, &options, &leave).await?, format)
+        }
+        Command::Tidy { options, tidy } => {
+            print_report(&tidy::tidy(&cli.common, &options, &tidy).await?, format)
+        }
     }
     Ok(())
 }

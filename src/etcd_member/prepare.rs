@@ -95,6 +95,17 @@ async fn look(
 pub async fn prepare(common: &CommonArgs, o: &Options) -> Result<PrepareReport> {
     // Certificates that cannot be read are bad input before any request.
     let tls = tls::tls_options(o)?;
+    // An instance that left (its group is terminating it) must not join
+    // again when etcd restarts: the record lives until the next boot.
+    let left = super::leave::left_record(common);
+    if let Ok(why) = std::fs::read_to_string(&left) {
+        return Err(crate::exit::Unsafe(format!(
+            "{} ({}): this instance does not join again before a reboot",
+            why.trim(),
+            left.display()
+        ))
+        .into());
+    }
     let s = setup(common, o).await?;
     let lock_path = common.run_dir.join("etcd-member-prepare.lock");
     let _lock = RunLock::acquire(&lock_path, &s.deadline).await?;

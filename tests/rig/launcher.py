@@ -17,7 +17,8 @@ reason.
 
 This file is the wiring; each concern is a module of the sim package:
 state (constants, the lock, the instances), ec2_rules (EC2's rules moto
-lacks), hypervisor (loop devices, interfaces), qemu (VMs over QMP),
+lacks), lifecycle (Auto Scaling's termination hooks), hypervisor (loop
+devices, interfaces), qemu (VMs over QMP),
 namespaces, metadata (IMDS), iam_access, fault_proxy, control_api (/_rig/...)
 and moto_server (moto's server and main).
 """
@@ -30,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # Imported in this order: a module's top level may use the ones before it
 # (control_api's table names qemu's and iam_access's handlers). ec2_rules and
 # server patch moto when imported.
-from sim import state, ec2_rules, hypervisor, qemu, namespaces, metadata, iam_access, fault_proxy, moto_server, control_api  # noqa: E402,F401
+from sim import state, ec2_rules, lifecycle, hypervisor, qemu, namespaces, metadata, iam_access, fault_proxy, moto_server, control_api  # noqa: E402,F401
 
 if __name__ == "__main__":
     moto_server.main()

@@ -15,6 +15,7 @@ fn tools() -> Vec<Command> {
         mooring::smilodon::Cli::command(),
         mooring::px_claim::Cli::command(),
         mooring::ecs_guard::Cli::command(),
+        mooring::leave::Cli::command(),
     ]
 }
 
@@ -117,6 +118,7 @@ fn mooring_answers_as_each_tool_by_either_name() {
         ("smilodon-attach", env!("CARGO_BIN_EXE_smilodon-attach")),
         ("px-volume-claim", env!("CARGO_BIN_EXE_px-volume-claim")),
         ("ecs-node-guard", env!("CARGO_BIN_EXE_ecs-node-guard")),
+        ("mooring-leave", env!("CARGO_BIN_EXE_mooring-leave")),
     ] {
         let link = links.path().join(tool);
         std::os::unix::fs::symlink(mooring, &link).unwrap();

@@ -10,6 +10,7 @@ mod docs;
 mod ebs_grow;
 mod ecs;
 mod etcd;
+mod leave;
 mod packaging;
 mod px;
 mod shared;

@@ -11,6 +11,7 @@ import boto3
 from . import fault_proxy
 from . import hypervisor
 from . import iam_access
+from . import lifecycle
 from . import metadata
 from . import moto_server
 from . import namespaces
@@ -112,7 +113,8 @@ def register_locked(instance_id, req):
 
 
 def ctl_asg(req):
-    """An Auto Scaling group of `size` simulated instances in `az`."""
+    """An Auto Scaling group of `size` simulated instances in `az`, with a
+    termination lifecycle hook if asked."""
     az = req.get("az", state.REGION + "a")
     name = req["name"]
     ec2 = moto_client()
@@ -137,6 +139,15 @@ def ctl_asg(req):
         VPCZoneIdentifier=subnet_for(az),
         Tags=tags,
     )
+    # "termination_hook": {"name": N, "timeout": S}: instances the group
+    # takes away wait in Terminating:Wait (sim/lifecycle.py).
+    hook = req.get("termination_hook")
+    if hook:
+        asg.put_lifecycle_hook(
+            LifecycleHookName=hook["name"], AutoScalingGroupName=name,
+            LifecycleTransition=lifecycle.TERMINATING,
+            HeartbeatTimeout=int(hook.get("timeout", 60)), DefaultResult="CONTINUE",
+        )
     group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
     return [register(i["InstanceId"], req) for i in group["Instances"]]
 
@@ -299,6 +310,7 @@ CONTROL = {
     "/_rig/config": ctl_config,
     "/_rig/devices": ctl_devices,
     "/_rig/iam": iam_access.ctl_iam,
+    "/_rig/lifecycle": lifecycle.ctl_lifecycle,
     "/_rig/throttle": ctl_throttle,
     "/_rig/vm": qemu.ctl_vm,
 }

@@ -117,6 +117,10 @@ def acted_on(service, action, params):
             groups = autoscaling_backends[state.ACCOUNT][state.REGION].autoscaling_groups.values()
             group = next(g for g in groups if any(s.instance.id == one("InstanceId") for s in g.instance_states))
             return [(action, group.arn, {}, None, {})]
+        if action in ("CompleteLifecycleAction", "RecordLifecycleActionHeartbeat"):
+            from moto.autoscaling.models import autoscaling_backends
+            group = autoscaling_backends[state.ACCOUNT][state.REGION].autoscaling_groups[one("AutoScalingGroupName")]
+            return [(action, group.arn, {t["Key"]: t["Value"] for t in group.tags}, None, {})]
         raise PolicyUnmodelled(f"autoscaling:{action}")
 
     def res(resource_id):

@@ -15,6 +15,7 @@ import urllib.parse
 
 from . import fault_proxy
 from . import iam_access
+from . import lifecycle
 from . import namespaces
 from . import state
 
@@ -175,6 +176,8 @@ class SimImds:
                     "Expiration": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 }
             )
+        if rel == "autoscaling/target-lifecycle-state":
+            return lifecycle.target_state(inst.id)
         if rel.startswith("tags/instance"):
             if not self.sim.metadata_tags:
                 return None

@@ -381,6 +381,25 @@ impl Rig {
         );
     }
 
+    /// Auto Scaling's termination waits: (instances in Terminating:Wait,
+    /// how each finished wait ended: CONTINUE, ABANDON or timeout).
+    pub fn lifecycle(&self) -> (Vec<String>, std::collections::BTreeMap<String, String>) {
+        let v = self.control("/_rig/lifecycle", json!({}));
+        let waiting = v["waiting"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i.as_str().unwrap().to_string())
+            .collect();
+        let ended = v["ended"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+            .collect();
+        (waiting, ended)
+    }
+
     /// The loop device backing each volume attached to `inst`.
     pub fn devices(&self, inst: &SimInstance) -> Value {
         self.control("/_rig/devices", json!({ "instance_id": inst.id }))

@@ -4,6 +4,7 @@
 
 mod iam;
 mod membership;
+mod scale_in;
 mod units;
 
 use rig::tool::{describe, json, Tool};

@@ -128,6 +128,12 @@ fn deb_installs_answers_verifies_and_purges_clean() {
             "ebs-grow@scratch.timer",
             "ecs-node-guard.service",
             "ecs-node-guard.timer",
+            "mooring-leave.service",
+            "mooring-leave.timer",
+            "mooring-leave.target",
+            "mooring-etcd-leave.service",
+            "etcd-member-tidy.service",
+            "etcd-member-tidy.timer",
             "etcd.service",
             "zookeeper.service",
             "portworx.service",
@@ -141,7 +147,7 @@ fn deb_installs_answers_verifies_and_purges_clean() {
     assert!(said.is_empty(), "systemd-analyze verify: {stderr}");
 
     // Nothing enabled: no link anywhere under /etc/systemd names our units.
-    let ours = ["ebs-grow", "ecs-node-guard"];
+    let ours = ["ebs-grow", "ecs-node-guard", "mooring-", "etcd-member-tidy"];
     let enabled = run_ok("find", &["/etc/systemd", "-type", "l"]);
     for link in enabled.lines() {
         let target = std::fs::read_link(link).unwrap_or_default();

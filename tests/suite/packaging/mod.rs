@@ -10,13 +10,14 @@ mod rpm;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The five tools, by the names the packages install.
-pub const TOOLS: [&str; 5] = [
+/// The six tools, by the names the packages install.
+pub const TOOLS: [&str; 6] = [
     "ebs-grow",
     "etcd-member-prepare",
     "smilodon-attach",
     "px-volume-claim",
     "ecs-node-guard",
+    "mooring-leave",
 ];
 
 pub fn root() -> &'static Path {

@@ -1,0 +1,460 @@
+//! `etcd-member-prepare leave`: this member out, quorum kept.
+//!
+//! Run when the group terminates this instance (the leave unit's
+//! `ExecStop=`, gated by the target lifecycle state so that a reboot
+//! leaves nothing). Each pass gathers facts — the member list read
+//! linearizably, every member's status — and [`decide`] says one step:
+//! hand leadership to the most up-to-date voting member, remove this
+//! member, or refuse because the cluster would fall below `--min-voting`
+//! voting members or lose quorum. Passes repeat until this member is gone
+//! or the deadline; a refusal is asked again (a replacement may join
+//! meanwhile) and, at the deadline, is exit 5 naming why. Concurrent
+//! leavers take turns under an etcd lock, each deciding from the list as
+//! the previous one left it.
+//!
+//! Only the member whose peer URL is this instance's is ever removed.
+//! Once it is out: a record in `<run-dir>/etcd-left` keeps `prepare` from
+//! joining again this boot, and the data directory is moved aside once
+//! the local etcd has stopped (a removed member stops by itself).
+
+use super::cluster::{Cluster, MemberInfo};
+use super::options::Options;
+use super::setup::{setup, Setup};
+use super::survey::{Status, Survey};
+use super::tls::{self, Tls};
+use crate::cli::{CommonArgs, Report};
+use crate::exit::Unsafe;
+use crate::lifecycle;
+use anyhow::{anyhow, Context, Result};
+use clap::Args;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Args)]
+pub struct LeaveArgs {
+    /// Never leave a cluster of fewer voting members than this.
+    #[arg(long, env = "ETCD_PREPARE_MIN_VOTING", default_value_t = 3)]
+    pub min_voting: usize,
+
+    /// leaving: only when the group terminates this instance (IMDS);
+    /// always: now (by hand).
+    #[arg(long, value_enum, default_value = "leaving")]
+    pub when: lifecycle::When,
+}
+
+/// What one pass saw.
+#[derive(Debug, Clone)]
+pub struct LeaveFacts<'a> {
+    pub my_peer_url: &'a str,
+    pub members: &'a [MemberInfo],
+    /// Members that answered their status, by member ID.
+    pub statuses: &'a [Status],
+    pub min_voting: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "step", rename_all = "kebab-case")]
+pub enum LeaveStep {
+    /// No member has this instance's peer URL: left already.
+    Gone,
+    /// This member leads: hand leadership over first, so the cluster
+    /// does not wait out an election after the removal.
+    MoveLeader {
+        to: u64,
+    },
+    Remove {
+        id: u64,
+    },
+    Refuse {
+        why: String,
+    },
+}
+
+fn quorum(voting: usize) -> usize {
+    voting / 2 + 1
+}
+
+/// The policy of one pass.
+pub fn decide(f: &LeaveFacts) -> LeaveStep {
+    let Some(me) = f
+        .members
+        .iter()
+        .find(|m| m.peer_urls.iter().any(|u| u == f.my_peer_url))
+    else {
+        return LeaveStep::Gone;
+    };
+    // A learner does not vote: it leaves at no cost to quorum.
+    if me.is_learner {
+        return LeaveStep::Remove { id: me.id };
+    }
+    let voting: Vec<&MemberInfo> = f.members.iter().filter(|m| !m.is_learner).collect();
+    let after = voting.len() - 1;
+    let healthy_others: Vec<&Status> = f
+        .statuses
+        .iter()
+        .filter(|s| s.member_id != me.id && !s.is_learner)
+        .filter(|s| voting.iter().any(|m| m.id == s.member_id))
+        .collect();
+    if after < f.min_voting {
+        return LeaveStep::Refuse {
+            why: format!(
+                "leaving would leave {after} voting members, fewer than --min-voting {}",
+                f.min_voting
+            ),
+        };
+    }
+    if healthy_others.len() < quorum(after) {
+        return LeaveStep::Refuse {
+            why: format!(
+                "only {} of the other {after} voting members answer; without this member the cluster would lose quorum (needs {})",
+                healthy_others.len(),
+                quorum(after)
+            ),
+        };
+    }
+    let leads = f
+        .statuses
+        .iter()
+        .any(|s| s.member_id == me.id && s.leader == me.id);
+    if leads {
+        let heir = healthy_others
+            .iter()
+            .max_by_key(|s| (s.raft_index, std::cmp::Reverse(s.member_id)))
+            .expect("a quorum of others answers");
+        return LeaveStep::MoveLeader { to: heir.member_id };
+    }
+    LeaveStep::Remove { id: me.id }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LeaveReport {
+    pub name: String,
+    /// left, left-already, staying (not terminated), would-leave (dry run)
+    pub result: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_leadership_to: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_data_dir: Option<PathBuf>,
+    pub dry_run: bool,
+}
+
+impl Report for LeaveReport {
+    fn text(&self) -> String {
+        let mut lines = vec![format!("{}: {}", self.name, self.result)];
+        if let Some(to) = &self.moved_leadership_to {
+            lines.push(format!("moved leadership to member {to}"));
+        }
+        if let Some(d) = &self.moved_data_dir {
+            lines.push(format!("data dir kept at: {}", d.display()));
+        }
+        lines.join("\n")
+    }
+}
+
+/// The record that this instance left (read by `prepare`).
+pub fn left_record(common: &CommonArgs) -> PathBuf {
+    common.run_dir.join("etcd-left")
+}
+
+pub async fn leave(common: &CommonArgs, o: &Options, a: &LeaveArgs) -> Result<LeaveReport> {
+    if let Some(state) = lifecycle::gate(a.when, None).await? {
+        log::info!(
+            "the group is not terminating this instance ({}): staying in the cluster",
+            state.as_str()
+        );
+        return Ok(LeaveReport {
+            name: String::new(),
+            result: "staying".into(),
+            moved_leadership_to: None,
+            moved_data_dir: None,
+            dry_run: common.dry_run,
+        });
+    }
+    let tls = tls::tls_options(o)?;
+    let s = setup(common, o).await?;
+    let mut report = LeaveReport {
+        name: s.me.name.clone(),
+        result: "left-already".into(),
+        moved_leadership_to: None,
+        moved_data_dir: None,
+        dry_run: common.dry_run,
+    };
+    let mut refused: Option<String> = None;
+    loop {
+        let Some((c, members, statuses)) = look(&s, o, &tls).await? else {
+            // Nothing answers here or at the peers: this member is not
+            // running, and nobody can say it is still a member.
+            if std::fs::metadata(left_record(common)).is_ok() {
+                break;
+            }
+            return Err(anyhow!(
+                "no etcd member answers, this one ({}) included: cannot tell whether {} is still a member",
+                s.me.client_url,
+                s.me.name
+            ));
+        };
+        let step = decide(&LeaveFacts {
+            my_peer_url: &s.me.peer_url,
+            members: &members,
+            statuses: &statuses,
+            min_voting: a.min_voting,
+        });
+        log::debug!("leave step: {step:?}");
+        if common.dry_run {
+            report.result = match step {
+                LeaveStep::Gone => "left-already".into(),
+                LeaveStep::Refuse { why } => format!("would refuse: {why}"),
+                _ => "would-leave".into(),
+            };
+            return Ok(report);
+        }
+        match step {
+            LeaveStep::Gone => break,
+            LeaveStep::MoveLeader { to } => {
+                log::info!("{} leads: moving leadership to member {to:x}", s.me.name);
+                c.move_leader(to).await?;
+                report.moved_leadership_to = Some(name_of(&members, to));
+            }
+            LeaveStep::Remove { id } => {
+                c.leave_lock(&s.deadline).await?;
+                // Decide again under the lock: another leaver may have
+                // gone between the look and the lock.
+                let (members, statuses) =
+                    (c.members().await?, c.statuses(&client_urls(&members)).await);
+                let again = decide(&LeaveFacts {
+                    my_peer_url: &s.me.peer_url,
+                    members: &members,
+                    statuses: &statuses,
+                    min_voting: a.min_voting,
+                });
+                if again == (LeaveStep::Remove { id }) {
+                    log::info!(
+                        "removing member {} ({id:x}): the group is terminating it",
+                        s.me.name
+                    );
+                    c.remove(id, &s.deadline).await?;
+                    report.result = "left".into();
+                }
+            }
+            LeaveStep::Refuse { why } => {
+                if refused.as_deref() != Some(&why) {
+                    log::warn!("not leaving yet: {why}");
+                }
+                refused = Some(why);
+                if s.deadline.remaining() < Duration::from_secs(3) {
+                    return Err(Unsafe(format!(
+                        "{} did not leave cluster {}: {}",
+                        s.me.name,
+                        s.cluster_name,
+                        refused.unwrap_or_default()
+                    ))
+                    .into());
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
+    record_left(common, &s)?;
+    report.moved_data_dir = set_aside(&s, o, &tls).await?;
+    Ok(report)
+}
+
+fn name_of(members: &[MemberInfo], id: u64) -> String {
+    members
+        .iter()
+        .find(|m| m.id == id)
+        .map(|m| m.name.clone())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| format!("{id:x}"))
+}
+
+fn client_urls(members: &[MemberInfo]) -> Vec<String> {
+    members
+        .iter()
+        .filter_map(|m| m.client_urls.first().cloned())
+        .collect()
+}
+
+/// The cluster as this member sees it, else as the peers do; `None` when
+/// nobody answers.
+async fn look(
+    s: &Setup,
+    o: &Options,
+    tls: &Tls,
+) -> Result<Option<(Cluster, Vec<MemberInfo>, Vec<Status>)>> {
+    let mine = Survey::of(std::slice::from_ref(&s.me.client_url), tls.clone()).await;
+    let c = match Cluster::pin(&mine, tls.clone()).await? {
+        Some(c) => c,
+        None => {
+            // This member does not answer (stopped after its removal, or a
+            // rerun after a crash): ask the peers the group shows.
+            let peers = s.discover(o).await?;
+            let survey = Survey::of(&s.others(&peers, o), tls.clone()).await;
+            match Cluster::pin(&survey, tls.clone()).await? {
+                Some(c) => c,
+                None => return Ok(None),
+            }
+        }
+    };
+    let members = super::join::members_when_quorate(s, &c).await?;
+    let statuses = c.statuses(&client_urls(&members)).await;
+    Ok(Some((c, members, statuses)))
+}
+
+fn record_left(common: &CommonArgs, s: &Setup) -> Result<()> {
+    let path = left_record(common);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let body = format!("{} left cluster {}\n", s.me.name, s.cluster_name);
+    crate::fsutil::atomic_write(&path, body.as_bytes(), 0o644)
+}
+
+/// Move the data directory aside once the local etcd has stopped (a
+/// removed member stops by itself within seconds; bounded wait). A member
+/// that still answers keeps its data where it is: the unit stops etcd
+/// next, and `prepare` of a later boot moves it.
+async fn set_aside(s: &Setup, o: &Options, tls: &Tls) -> Result<Option<PathBuf>> {
+    if !o.data_dir.join("member").exists() {
+        return Ok(None);
+    }
+    let wait = s.deadline.sub(Duration::from_secs(15));
+    let stopped = wait
+        .poll(
+            format!("the local etcd at {} to stop", s.me.client_url),
+            Duration::from_millis(300),
+            Duration::from_secs(1),
+            || async {
+                let mine = Survey::of(std::slice::from_ref(&s.me.client_url), tls.clone()).await;
+                Ok(mine.answering().is_empty().then_some(()))
+            },
+        )
+        .await;
+    if stopped.is_err() {
+        log::warn!(
+            "the local etcd at {} still answers; keeping {} (stop etcd, then it can go)",
+            s.me.client_url,
+            o.data_dir.display()
+        );
+        return Ok(None);
+    }
+    let aside = aside_path(&o.data_dir);
+    std::fs::rename(&o.data_dir, &aside).with_context(|| {
+        format!(
+            "cannot move {} to {}",
+            o.data_dir.display(),
+            aside.display()
+        )
+    })?;
+    log::info!("moved the data directory aside to {}", aside.display());
+    Ok(Some(aside))
+}
+
+fn aside_path(data_dir: &Path) -> PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut name = data_dir.as_os_str().to_os_string();
+    name.push(format!(".left-{secs}"));
+    PathBuf::from(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(id: u64, learner: bool) -> MemberInfo {
+        MemberInfo {
+            id,
+            name: format!("i-{id}"),
+            peer_urls: vec![format!("http://10.0.0.{id}:2380")],
+            client_urls: vec![format!("http://10.0.0.{id}:2379")],
+            is_learner: learner,
+        }
+    }
+
+    fn status(id: u64, leader: u64, index: u64) -> Status {
+        Status {
+            url: format!("http://10.0.0.{id}:2379"),
+            member_id: id,
+            leader,
+            raft_index: index,
+            raft_term: 2,
+            is_learner: false,
+        }
+    }
+
+    fn step(members: &[MemberInfo], statuses: &[Status], min: usize) -> LeaveStep {
+        decide(&LeaveFacts {
+            my_peer_url: "http://10.0.0.1:2380",
+            members,
+            statuses,
+            min_voting: min,
+        })
+    }
+
+    #[test]
+    fn a_follower_of_a_healthy_five_removes_itself() {
+        let m: Vec<_> = (1..=5).map(|i| member(i, false)).collect();
+        let s: Vec<_> = (1..=5).map(|i| status(i, 2, 100)).collect();
+        assert_eq!(step(&m, &s, 3), LeaveStep::Remove { id: 1 });
+    }
+
+    #[test]
+    fn the_leader_hands_over_to_the_most_up_to_date_member_first() {
+        let m: Vec<_> = (1..=5).map(|i| member(i, false)).collect();
+        let s = vec![
+            status(1, 1, 100),
+            status(2, 1, 98),
+            status(3, 1, 100),
+            status(4, 1, 99),
+        ];
+        assert_eq!(step(&m, &s, 3), LeaveStep::MoveLeader { to: 3 });
+    }
+
+    #[test]
+    fn gone_when_no_member_has_our_peer_url() {
+        let m: Vec<_> = (2..=4).map(|i| member(i, false)).collect();
+        assert_eq!(step(&m, &[], 3), LeaveStep::Gone);
+    }
+
+    #[test]
+    fn never_below_min_voting() {
+        let m: Vec<_> = (1..=3).map(|i| member(i, false)).collect();
+        let s: Vec<_> = (1..=3).map(|i| status(i, 2, 100)).collect();
+        assert!(
+            matches!(step(&m, &s, 3), LeaveStep::Refuse { why } if why.contains("--min-voting 3"))
+        );
+        assert_eq!(step(&m, &s, 2), LeaveStep::Remove { id: 1 });
+    }
+
+    #[test]
+    fn never_when_the_rest_would_lack_quorum() {
+        // 5 voting, 2 of the 4 others silent: 4 left would need 3.
+        let m: Vec<_> = (1..=5).map(|i| member(i, false)).collect();
+        let s = vec![status(1, 2, 100), status(2, 2, 100), status(3, 2, 100)];
+        assert!(
+            matches!(step(&m, &s, 3), LeaveStep::Refuse { why } if why.contains("lose quorum"))
+        );
+    }
+
+    #[test]
+    fn a_learner_leaves_at_no_cost() {
+        let mut m: Vec<_> = (2..=3).map(|i| member(i, false)).collect();
+        m.push(member(1, true));
+        assert_eq!(step(&m, &[], 3), LeaveStep::Remove { id: 1 });
+    }
+
+    #[test]
+    fn learners_do_not_count_towards_quorum() {
+        // 4 voting + a learner answering: the learner is not a voter.
+        let mut m: Vec<_> = (1..=4).map(|i| member(i, false)).collect();
+        m.push(member(5, true));
+        let mut learner = status(5, 2, 100);
+        learner.is_learner = true;
+        let s = vec![status(1, 2, 100), status(2, 2, 100), learner];
+        assert!(matches!(step(&m, &s, 3), LeaveStep::Refuse { .. }));
+    }
+}
