@@ -167,23 +167,92 @@ impl Cluster {
         Ok(())
     }
 
-    /// Wait for the cluster-wide turn of leavers (an etcd lock on a lease
-    /// of [`TURN_TTL`]): it ends when the lease does, also for a leaver
-    /// that is removed while holding it.
-    pub async fn leave_lock(&self, deadline: &crate::wait::Deadline) -> Result<i64> {
+    /// Say in the cluster that member `id` is leaving (a key on a lease
+    /// of [`LEAVING_TTL`]), so that no other leaver hands it leadership.
+    pub async fn announce_leaving(&self, id: u64) -> Result<()> {
         let mut c = self.client.clone();
-        let lease = timed(&self.url, "lease grant", c.lease_grant(TURN_TTL, None))
+        let lease = timed(&self.url, "lease grant", c.lease_grant(LEAVING_TTL, None))
             .await?
             .id();
-        let opts = etcd_client::LockOptions::new().with_lease(lease);
-        let take = c.lock("mooring/leave", Some(opts));
-        match tokio::time::timeout(deadline.remaining(), take).await {
-            Ok(Ok(_)) => Ok(lease),
-            Ok(Err(e)) => Err(anyhow!("etcd lock mooring/leave at {}: {e}", self.url)),
-            Err(_) => Err(deadline
-                .timed_out("the turn to leave (etcd lock mooring/leave)")
-                .into()),
-        }
+        let put = etcd_client::PutOptions::new().with_lease(lease);
+        timed(
+            &self.url,
+            "put of the leaving record",
+            c.put(format!("{LEAVING_PREFIX}{id:x}"), "", Some(put)),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The members that announced they are leaving.
+    pub async fn leaving(&self) -> Result<Vec<u64>> {
+        let opts = etcd_client::GetOptions::new()
+            .with_prefix()
+            .with_keys_only();
+        let resp = timed(
+            &self.url,
+            "get of the leaving records",
+            self.client.clone().get(LEAVING_PREFIX, Some(opts)),
+        )
+        .await?;
+        Ok(resp
+            .kvs()
+            .iter()
+            .filter_map(|kv| {
+                kv.key_str()
+                    .ok()?
+                    .strip_prefix(LEAVING_PREFIX)
+                    .map(str::to_string)
+            })
+            .filter_map(|hex| u64::from_str_radix(&hex, 16).ok())
+            .collect())
+    }
+
+    /// Wait for the cluster-wide turn of leavers: a key created only if
+    /// absent (one transaction), on a lease of [`TURN_TTL`] that ends the
+    /// turn, also for a leaver removed while holding it. Asked again every
+    /// 500 ms within `deadline`.
+    pub async fn take_turn(&self, who: &str, deadline: &crate::wait::Deadline) -> Result<()> {
+        use etcd_client::{Compare, CompareOp, PutOptions, Txn, TxnOp};
+        deadline
+            .poll(
+                "the turn to leave (etcd key mooring/leave-turn)",
+                Duration::from_millis(500),
+                Duration::from_millis(500),
+                || async {
+                    let mut c = self.client.clone();
+                    let lease = timed(&self.url, "lease grant", c.lease_grant(TURN_TTL, None))
+                        .await?
+                        .id();
+                    let txn = Txn::new()
+                        .when([Compare::create_revision(TURN_KEY, CompareOp::Equal, 0)])
+                        .and_then([TxnOp::put(
+                            TURN_KEY,
+                            who,
+                            Some(PutOptions::new().with_lease(lease)),
+                        )]);
+                    let resp = match timed(&self.url, "turn transaction", c.txn(txn)).await {
+                        Ok(r) => r,
+                        Err(e) if is_transient(&e) => {
+                            log::info!("{e:#}; asking again");
+                            return Ok(None);
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    if resp.succeeded() {
+                        return Ok(Some(()));
+                    }
+                    let _ = c.lease_revoke(lease).await;
+                    // This leaver's own turn, from an earlier pass, holds.
+                    let holder = timed(&self.url, "get of the turn", c.get(TURN_KEY, None)).await?;
+                    let mine = holder
+                        .kvs()
+                        .first()
+                        .is_some_and(|kv| kv.value() == who.as_bytes());
+                    Ok(mine.then_some(()))
+                },
+            )
+            .await
     }
 
     /// How many voting members answer a status request on their own
@@ -201,6 +270,13 @@ impl Cluster {
 
 /// How long a leaver's turn lasts at most (seconds).
 pub const TURN_TTL: i64 = 10;
+
+/// The key of the leavers' turn.
+const TURN_KEY: &str = "mooring/leave-turn";
+
+/// Where leavers say they are leaving, and for how long it holds (s).
+const LEAVING_PREFIX: &str = "mooring/leaving/";
+pub const LEAVING_TTL: i64 = 300;
 
 /// `call` on `url`, bounded by the request timeout, its error naming what
 /// was asked where.
@@ -237,6 +313,7 @@ pub fn is_transient(e: &anyhow::Error) -> bool {
         "too many learner",
         "in sync with leader",
         "leader changed",
+        "proposal dropped",
         "no leader",
         "unavailable",
         "deadline",

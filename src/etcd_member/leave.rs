@@ -17,7 +17,7 @@
 //! joining again this boot, and the data directory is moved aside once
 //! the local etcd has stopped (a removed member stops by itself).
 
-use super::cluster::{Cluster, MemberInfo};
+use super::cluster::{is_transient, Cluster, MemberInfo};
 use super::options::Options;
 use super::setup::{setup, Setup};
 use super::survey::{Status, Survey};
@@ -50,6 +50,8 @@ pub struct LeaveFacts<'a> {
     pub members: &'a [MemberInfo],
     /// Members that answered their status, by member ID.
     pub statuses: &'a [Status],
+    /// Members that announced they are leaving too: no heirs.
+    pub leaving: &'a [u64],
     pub min_voting: usize,
 }
 
@@ -118,8 +120,19 @@ pub fn decide(f: &LeaveFacts) -> LeaveStep {
         .iter()
         .any(|s| s.member_id == me.id && s.leader == me.id);
     if leads {
-        let heir = healthy_others
+        // Not to another leaver (two leaders leaving at once would hand
+        // leadership back and forth), unless only leavers answer.
+        let staying: Vec<&&Status> = healthy_others
             .iter()
+            .filter(|s| !f.leaving.contains(&s.member_id))
+            .collect();
+        let pool: Vec<&&Status> = if staying.is_empty() {
+            healthy_others.iter().collect()
+        } else {
+            staying
+        };
+        let heir = pool
+            .into_iter()
             .max_by_key(|s| (s.raft_index, std::cmp::Reverse(s.member_id)))
             .expect("a quorum of others answers");
         return LeaveStep::MoveLeader { to: heir.member_id };
@@ -180,84 +193,141 @@ pub async fn leave(common: &CommonArgs, o: &Options, a: &LeaveArgs) -> Result<Le
         moved_data_dir: None,
         dry_run: common.dry_run,
     };
-    let mut refused: Option<String> = None;
+    let mut progress = Progress::default();
     loop {
-        let Some((c, members, statuses)) = look(&s, o, &tls).await? else {
-            // Nothing answers here or at the peers: this member is not
-            // running, and nobody can say it is still a member.
-            if std::fs::metadata(left_record(common)).is_ok() {
-                break;
+        match pass(common, o, a, &s, &tls, &mut report, &mut progress).await {
+            Ok(Flow::Left) => break,
+            Ok(Flow::Again) => {}
+            Ok(Flow::DryRun) => return Ok(report),
+            // An election, a leader that moved, a proposal dropped: the
+            // next pass looks again.
+            Err(e) if is_transient(&e) && s.deadline.remaining() > Duration::from_secs(3) => {
+                log::info!("{e:#}; looking again");
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
-            return Err(anyhow!(
-                "no etcd member answers, this one ({}) included: cannot tell whether {} is still a member",
-                s.me.client_url,
-                s.me.name
-            ));
-        };
-        let step = decide(&LeaveFacts {
-            my_peer_url: &s.me.peer_url,
-            members: &members,
-            statuses: &statuses,
-            min_voting: a.min_voting,
-        });
-        log::debug!("leave step: {step:?}");
-        if common.dry_run {
-            report.result = match step {
-                LeaveStep::Gone => "left-already".into(),
-                LeaveStep::Refuse { why } => format!("would refuse: {why}"),
-                _ => "would-leave".into(),
-            };
-            return Ok(report);
-        }
-        match step {
-            LeaveStep::Gone => break,
-            LeaveStep::MoveLeader { to } => {
-                log::info!("{} leads: moving leadership to member {to:x}", s.me.name);
-                c.move_leader(to).await?;
-                report.moved_leadership_to = Some(name_of(&members, to));
-            }
-            LeaveStep::Remove { id } => {
-                c.leave_lock(&s.deadline).await?;
-                // Decide again under the lock: another leaver may have
-                // gone between the look and the lock.
-                let (members, statuses) =
-                    (c.members().await?, c.statuses(&client_urls(&members)).await);
-                let again = decide(&LeaveFacts {
-                    my_peer_url: &s.me.peer_url,
-                    members: &members,
-                    statuses: &statuses,
-                    min_voting: a.min_voting,
-                });
-                if again == (LeaveStep::Remove { id }) {
-                    log::info!(
-                        "removing member {} ({id:x}): the group is terminating it",
-                        s.me.name
-                    );
-                    c.remove(id, &s.deadline).await?;
-                    report.result = "left".into();
-                }
-            }
-            LeaveStep::Refuse { why } => {
-                if refused.as_deref() != Some(&why) {
-                    log::warn!("not leaving yet: {why}");
-                }
-                refused = Some(why);
-                if s.deadline.remaining() < Duration::from_secs(3) {
-                    return Err(Unsafe(format!(
-                        "{} did not leave cluster {}: {}",
-                        s.me.name,
-                        s.cluster_name,
-                        refused.unwrap_or_default()
-                    ))
-                    .into());
-                }
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
+            Err(e) => return Err(e),
         }
     }
     record_left(common, &s)?;
     report.moved_data_dir = set_aside(&s, o, &tls).await?;
     Ok(report)
+}
+
+/// What passes carry from one to the next.
+#[derive(Default)]
+struct Progress {
+    announced: bool,
+    refused: Option<String>,
+}
+
+enum Flow {
+    Left,
+    Again,
+    DryRun,
+}
+
+/// One look, one step.
+async fn pass(
+    common: &CommonArgs,
+    o: &Options,
+    a: &LeaveArgs,
+    s: &Setup,
+    tls: &Tls,
+    report: &mut LeaveReport,
+    progress: &mut Progress,
+) -> Result<Flow> {
+    let Some((c, members, statuses, leaving)) = look(s, o, tls).await? else {
+        // Nothing answers here or at the peers: this member is not
+        // running, and nobody can say it is still a member.
+        if std::fs::metadata(left_record(common)).is_ok() {
+            return Ok(Flow::Left);
+        }
+        return Err(anyhow!(
+            "no etcd member answers, this one ({}) included: cannot tell whether {} is still a member",
+            s.me.client_url,
+            s.me.name
+        ));
+    };
+    let step = decide(&LeaveFacts {
+        my_peer_url: &s.me.peer_url,
+        members: &members,
+        statuses: &statuses,
+        leaving: &leaving,
+        min_voting: a.min_voting,
+    });
+    if !common.dry_run && !progress.announced {
+        if let Some(me) = members
+            .iter()
+            .find(|m| m.peer_urls.contains(&s.me.peer_url))
+        {
+            match c.announce_leaving(me.id).await {
+                Ok(()) => progress.announced = true,
+                Err(e) if is_transient(&e) => log::info!("{e:#}; announcing again"),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    log::debug!("leave step: {step:?}");
+    if common.dry_run {
+        report.result = match step {
+            LeaveStep::Gone => "left-already".into(),
+            LeaveStep::Refuse { why } => format!("would refuse: {why}"),
+            _ => "would-leave".into(),
+        };
+        return Ok(Flow::DryRun);
+    }
+    match step {
+        LeaveStep::Gone => return Ok(Flow::Left),
+        LeaveStep::MoveLeader { to } => {
+            log::info!("{} leads: moving leadership to member {to:x}", s.me.name);
+            match c.move_leader(to).await {
+                Ok(()) => report.moved_leadership_to = Some(name_of(&members, to)),
+                // Another election, a leader that moved already: the
+                // next pass looks again.
+                Err(e) if is_transient(&e) => log::info!("{e:#}; looking again"),
+                Err(e) => return Err(e),
+            }
+        }
+        LeaveStep::Remove { id } => {
+            c.take_turn(&s.me.name, &s.deadline).await?;
+            // Decide again in this turn: another leaver may have gone
+            // between the look and the turn.
+            let members = c.members().await?;
+            let statuses = c.statuses(&client_urls(&members)).await;
+            let again = decide(&LeaveFacts {
+                my_peer_url: &s.me.peer_url,
+                members: &members,
+                statuses: &statuses,
+                leaving: &leaving,
+                min_voting: a.min_voting,
+            });
+            if again == (LeaveStep::Remove { id }) {
+                log::info!(
+                    "removing member {} ({id:x}): the group is terminating it",
+                    s.me.name
+                );
+                c.remove(id, &s.deadline).await?;
+                report.result = "left".into();
+            }
+        }
+        LeaveStep::Refuse { why } => {
+            if progress.refused.as_deref() != Some(&why) {
+                log::warn!("not leaving yet: {why}");
+            }
+            progress.refused = Some(why);
+            if s.deadline.remaining() < Duration::from_secs(3) {
+                return Err(Unsafe(format!(
+                    "{} did not leave cluster {}: {}",
+                    s.me.name,
+                    s.cluster_name,
+                    progress.refused.clone().unwrap_or_default()
+                ))
+                .into());
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+    Ok(Flow::Again)
 }
 
 fn name_of(members: &[MemberInfo], id: u64) -> String {
@@ -282,7 +352,7 @@ async fn look(
     s: &Setup,
     o: &Options,
     tls: &Tls,
-) -> Result<Option<(Cluster, Vec<MemberInfo>, Vec<Status>)>> {
+) -> Result<Option<(Cluster, Vec<MemberInfo>, Vec<Status>, Vec<u64>)>> {
     let mine = Survey::of(std::slice::from_ref(&s.me.client_url), tls.clone()).await;
     let c = match Cluster::pin(&mine, tls.clone()).await? {
         Some(c) => c,
@@ -298,8 +368,22 @@ async fn look(
         }
     };
     let members = super::join::members_when_quorate(s, &c).await?;
-    let statuses = c.statuses(&client_urls(&members)).await;
-    Ok(Some((c, members, statuses)))
+    // Every member asked at once; the member API is then asked of the
+    // leader: a removal asked of the member removed would lose its answer
+    // when that member stops.
+    let all = Survey::of(&client_urls(&members), tls.clone()).await;
+    let statuses: Vec<Status> = all.answering().into_iter().cloned().collect();
+    let c = Cluster::pin(&all, tls.clone()).await?.unwrap_or(c);
+    let leaving = match c.leaving().await {
+        Ok(l) => l,
+        // Only who may inherit leadership depends on it.
+        Err(e) if is_transient(&e) => {
+            log::info!("{e:#}");
+            Vec::new()
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(Some((c, members, statuses, leaving)))
 }
 
 fn record_left(common: &CommonArgs, s: &Setup) -> Result<()> {
@@ -391,6 +475,7 @@ mod tests {
             my_peer_url: "http://10.0.0.1:2380",
             members,
             statuses,
+            leaving: &[],
             min_voting: min,
         })
     }
@@ -412,6 +497,25 @@ mod tests {
             status(4, 1, 99),
         ];
         assert_eq!(step(&m, &s, 3), LeaveStep::MoveLeader { to: 3 });
+    }
+
+    #[test]
+    fn leadership_never_goes_to_another_leaver() {
+        let m: Vec<_> = (1..=5).map(|i| member(i, false)).collect();
+        let s = vec![
+            status(1, 1, 100),
+            status(2, 1, 100),
+            status(3, 1, 99),
+            status(4, 1, 99),
+        ];
+        let step = decide(&LeaveFacts {
+            my_peer_url: "http://10.0.0.1:2380",
+            members: &m,
+            statuses: &s,
+            leaving: &[2],
+            min_voting: 3,
+        });
+        assert_eq!(step, LeaveStep::MoveLeader { to: 3 });
     }
 
     #[test]

@@ -123,6 +123,8 @@ impl Writer {
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
+            let mut gap = g.lock().unwrap();
+            *gap = (*gap).max(last.elapsed());
         });
         Writer {
             stop,
@@ -146,7 +148,9 @@ impl Writer {
 /// the 3 running instances, every acknowledged write is readable, writes
 /// never stall for an election's worth of time, and both leavers
 /// complete their lifecycle actions (the rig then terminates them).
-#[tokio::test]
+// Multi-threaded: the writer runs on a worker while the test's thread
+// waits for the leave runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_scaled_in_to_three_keep_quorum_and_every_write() {
     let mut f = Fixture::new("scale-in", 5);
     group(&mut f, "etcd-scale-in", 5).await;
