@@ -11,6 +11,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 pub struct UserManager {
+    /// One manager at a time in this process: managers started by one
+    /// process share its cgroup, so units of one name share a cgroup, and
+    /// a manager that exits kills what runs in the other's app.slice.
+    _turn: std::sync::MutexGuard<'static, ()>,
     child: Child,
     pub dir: PathBuf,
     pub runtime_dir: PathBuf,
@@ -35,6 +39,8 @@ impl UserManager {
     /// interfaces.
     pub fn start_in(netns: Option<&str>, binaries: &[(&str, &Path)]) -> UserManager {
         super::require_root();
+        static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let dir = super::unique_dir("systemd");
         let runtime_dir = dir.join("runtime");
         let unit_dir = dir.join("config/systemd/user");
@@ -72,6 +78,7 @@ impl UserManager {
             .spawn()
             .expect("cannot start systemd --user (is systemd installed?)");
         let mut manager = UserManager {
+            _turn: turn,
             child,
             dir,
             runtime_dir,

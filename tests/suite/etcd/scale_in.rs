@@ -14,7 +14,7 @@ const LEAVE: &str = env!("CARGO_BIN_EXE_mooring-leave");
 
 /// A group of `size` instances with a termination hook, bootstrapped into
 /// one cluster (prepares at once, then etcd on each).
-async fn group(f: &mut Fixture, name: &str, size: usize) {
+pub(super) async fn group(f: &mut Fixture, name: &str, size: usize) {
     let insts = f.rig.asg(json!({
         "name": name, "size": size, "tags": {"etcd-cluster": f.cluster},
         "termination_hook": {"name": "mooring-leave", "timeout": 60},
@@ -51,7 +51,7 @@ async fn leader(f: &Fixture, asker: usize) -> usize {
 }
 
 /// The instances waiting in Terminating:Wait, once there are `count`.
-fn waiting(f: &Fixture, count: usize) -> Vec<usize> {
+pub(super) fn waiting(f: &Fixture, count: usize) -> Vec<usize> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let (waiting, _) = f.rig.lifecycle();

@@ -85,3 +85,115 @@ async fn etcd_service_starts_from_the_env_file_and_not_after_a_failure() {
     );
     drop(manager);
 }
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// The leave units verbatim under a real systemd manager: while the group
+/// keeps the instance, mooring-leave.service changes nothing; once the
+/// group terminates it, the service stops mooring-leave.target, whose
+/// mooring-etcd-leave.service removes the member from its ExecStop=, and
+/// the lifecycle action is completed (the rig then terminates the
+/// instance).
+#[tokio::test]
+async fn the_leave_target_runs_the_etcd_leave_step_on_scale_in() {
+    let mut f = Fixture::new("leave-unit", 4);
+    super::scale_in::group(&mut f, "etcd-leave-unit", 4).await;
+    let n = 3;
+    let leave_bin = Path::new(env!("CARGO_BIN_EXE_mooring-leave"));
+    let manager = UserManager::start_with(&[
+        ("etcd-member-prepare", Path::new(BIN)),
+        ("mooring-leave", leave_bin),
+    ]);
+    // No etcd.service here: the node's etcd runs outside the manager, and
+    // managers in one cgroup that run units of one name share that
+    // unit's cgroup (the test beside this one runs an etcd.service).
+    for unit in [
+        "mooring-leave.target",
+        "mooring-leave.service",
+        "mooring-etcd-leave.service",
+    ] {
+        manager.install(
+            unit,
+            &std::fs::read_to_string(repo(&format!("units/{unit}"))).unwrap(),
+        );
+    }
+    let env = f.nodes[n].tool.systemd_environment();
+    let args: Vec<String> = f.args(n, "leave").into_iter().skip(1).collect();
+    let step_log = f.dir.path().join("leave-step.log");
+    manager.install(
+        "mooring-etcd-leave.service.d/test.conf",
+        &format!(
+            "[Service]\n{env}Environment=\"ETCD_MEMBER_PREPARE_ARGS={}\"\nStandardError=append:{}\n",
+            args.join(" "),
+            step_log.display()
+        ),
+    );
+    // The user manager's systemctl is `systemctl --user`.
+    manager.install(
+        "mooring-leave.service.d/test.conf",
+        &format!("[Service]\n{env}Environment=\"MOORING_LEAVE_ARGS=-- systemctl --user stop mooring-leave.target\"\n"),
+    );
+    for unit in ["mooring-etcd-leave.service", "mooring-leave.target"] {
+        let out = manager.systemctl(&["start", unit]);
+        assert!(
+            out.status.success(),
+            "{unit}: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&manager.systemctl(&["status", unit]).stdout)
+        );
+    }
+
+    // In service: nothing happens.
+    let out = manager.systemctl(&["start", "mooring-leave.service"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        manager.property("mooring-etcd-leave.service", "ActiveState"),
+        "active"
+    );
+    assert_eq!(f.members(0).await.len(), 4);
+
+    f.rig
+        .autoscaling()
+        .terminate_instance_in_auto_scaling_group()
+        .instance_id(&f.nodes[n].inst.id)
+        .should_decrement_desired_capacity(true)
+        .send()
+        .await
+        .unwrap();
+    let out = manager.systemctl(&["start", "mooring-leave.service"]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(
+            &manager
+                .systemctl(&["status", "mooring-etcd-leave.service"])
+                .stdout
+        )
+    );
+    assert_eq!(
+        manager.property("mooring-etcd-leave.service", "ActiveState"),
+        "inactive",
+        "{}",
+        std::fs::read_to_string(&step_log).unwrap_or_default()
+    );
+    assert_eq!(
+        manager.property("mooring-etcd-leave.service", "Result"),
+        "success"
+    );
+    let members = f.members(0).await;
+    assert_eq!(members.len(), 3, "{members:?}");
+    assert!(!members.iter().any(|(name, _)| name == &f.nodes[n].inst.id));
+    let (_, ended) = f.rig.lifecycle();
+    assert_eq!(
+        ended.get(&f.nodes[n].inst.id).map(String::as_str),
+        Some("CONTINUE")
+    );
+    drop(manager);
+}
