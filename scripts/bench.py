@@ -38,6 +38,7 @@ ETCD_PREPARE = tool("etcd-member-prepare")
 SMILODON = tool("smilodon-attach")
 PX_CLAIM = tool("px-volume-claim")
 ECS_GUARD = tool("ecs-node-guard")
+LEAVE = tool("mooring-leave")
 
 
 def measure(argv, env):
@@ -133,6 +134,17 @@ def etcd_rows(rig):
         restarts = [measure(a[3], a[2]) for _ in range(10)]
         rows.append(row("etcd-member-prepare, restart (data dir exists)", restarts, len(rig.calls()),
                         "no membership change", len(rig.imds(a[0]))))
+        # tidy with nothing to do: a (the leader) asks etcd only; b is not
+        # the leader and stops at its own status.
+        tidy = lambda n: [ETCD_PREPARE, "tidy", "-q", *n[3][3:]]  # noqa: E731
+        rig.imds(a[0])
+        runs = [measure(tidy(a), a[2]) for _ in range(10)] + [measure(tidy(b), b[2]) for _ in range(10)]
+        rows.append(row("etcd-member-prepare tidy, nothing to do (leader, follower)", runs, len(rig.calls()),
+                        "0 EC2 calls", len(rig.imds(a[0])) + len(rig.imds(b[0]))))
+        # b leaves (a learner: no quorum at stake), by hand.
+        runs = [measure([ETCD_PREPARE, "leave", "-q", "--when", "always", "--min-voting", "1", *b[3][3:]], b[2])]
+        rows.append(row("etcd-member-prepare leave (a learner, by hand)", runs, len(rig.calls()),
+                        "0 EC2 calls while its member answers", len(rig.imds(b[0]))))
         rows.append(etcd_group_row(rig))
     finally:
         for p in procs:
@@ -266,6 +278,34 @@ def ecs_guard_rows(rig):
                 len(rig.imds(inst)))]
 
 
+def leave_rows(rig):
+    """The idle lifecycle watch (IMDS only), and a watch that leaves: the
+    group and hook looked up, steps (`true`), the action completed."""
+    insts = rig.control("/_rig/asg", {"name": "leave-bench", "size": 6,
+                                      "termination_hook": {"name": "bench", "timeout": 300}})
+    base = tempfile.mkdtemp(prefix="mooring-bench-leave-", dir="/var/tmp")
+    rig.dirs.append(base)
+    envs = []
+    for i, inst in enumerate(insts):
+        d = os.path.join(base, str(i))
+        os.makedirs(d)
+        envs.append(rig.tool_env(inst, d))
+    rig.calls()
+    rig.imds(insts[0])
+    runs = [measure([LEAVE, "watch", "-q"], envs[0]) for _ in range(50)]
+    rows = [row("mooring-leave watch, idle (in service)", runs, len(rig.calls()), "0 AWS calls, IMDS only",
+                len(rig.imds(insts[0])))]
+    rig.control("/_rig/asg_desired", {"name": "leave-bench", "desired": 1})
+    runs, imds = [], 0
+    for inst, env in zip(insts[:5], envs[:5]):
+        rig.imds(inst)
+        runs.append(measure([LEAVE, "watch", "-q", "--", "true"], env))
+        imds += len(rig.imds(inst))
+    rows.append(row("mooring-leave watch, leaving (steps `true`)", runs, len(rig.calls()),
+                    "3 Auto Scaling calls (look up, hook, complete)", imds))
+    return rows
+
+
 def row(name, runs, calls, goal, imds=0):
     """A table row; `calls` and `imds` (IMDS requests, the token's PUT
     included) are totals over the runs."""
@@ -313,6 +353,7 @@ def main():
     rows += smilodon_rows(rig)
     rows += px_rows(rig)
     rows += ecs_guard_rows(rig)
+    rows += leave_rows(rig)
 
     size = os.path.getsize(MOORING) / 2**20
     table = "\n".join([

@@ -152,6 +152,14 @@ def ctl_asg(req):
     return [register(i["InstanceId"], req) for i in group["Instances"]]
 
 
+def ctl_asg_desired(req):
+    """Set group `name`'s desired capacity (for scripts: make bench); with
+    a termination hook, the instances taken wait in Terminating:Wait."""
+    moto_client("autoscaling").set_desired_capacity(
+        AutoScalingGroupName=req["name"], DesiredCapacity=int(req["desired"]))
+    return {"ok": True}
+
+
 def ctl_subnet(req):
     """The rig's subnet in an AZ (made on first use), for creating ENIs."""
     return {"subnet_id": subnet_for(req.get("az", state.REGION + "a"))}
@@ -305,6 +313,7 @@ CONTROL = {
     "/_rig/volumes": ctl_volumes,
     "/_rig/instance_state": ctl_instance_state,
     "/_rig/asg": ctl_asg,
+    "/_rig/asg_desired": ctl_asg_desired,
     "/_rig/faults": ctl_faults,
     "/_rig/calls": ctl_calls,
     "/_rig/config": ctl_config,
