@@ -116,6 +116,35 @@ pub async fn gate(when: When, endpoint: Option<&str>) -> Result<Option<TargetSta
     Ok((!acts(when, &state)).then_some(state))
 }
 
+/// Stop `units` (`systemctl stop`), for a leave step that must see its
+/// service stopped before it takes the service's state away: at shutdown
+/// the ordering has done it already and this returns at once; when the
+/// group's hook waits, only this stops the service. `MOORING_SYSTEMCTL`
+/// names another systemctl (`systemctl --user` in tests).
+pub fn stop_units(units: &[String]) -> Result<()> {
+    if units.is_empty() {
+        return Ok(());
+    }
+    let systemctl = std::env::var("MOORING_SYSTEMCTL").unwrap_or_else(|_| "systemctl".into());
+    let mut argv = systemctl.split_whitespace();
+    let program = argv.next().unwrap_or("systemctl");
+    log::info!("stopping {} before the leave step", units.join(", "));
+    let out = std::process::Command::new(program)
+        .args(argv)
+        .arg("stop")
+        .args(units)
+        .output()
+        .map_err(|e| anyhow::anyhow!("{program}: {e}"))?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "{systemctl} stop {} failed: {}",
+            units.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,10 @@ pub struct Cli {
     #[command(flatten)]
     pub devices: DeviceArgs,
 
+    /// Without a command: claim (ExecStartPre= of the storage service).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// The cluster's ID [default: from --config, else the instance's
     /// user-data (px-cluster.clusterid)].
     #[arg(long, env = "PX_CLAIM_CLUSTER_ID")]
@@ -52,6 +56,24 @@ pub struct Cli {
         default_value = "/run/mooring/px-volume-claim.env"
     )]
     pub env_file: PathBuf,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Detach the volumes this instance claimed, once the storage service
+    /// has stopped on an instance the group terminates (ExecStop= of
+    /// mooring-px-release.service); flags before the command.
+    Release {
+        /// leaving: only when the group terminates this instance (IMDS);
+        /// always: now (by hand).
+        #[arg(long, value_enum, default_value = "leaving")]
+        when: crate::lifecycle::When,
+
+        /// Stop this unit first (repeatable): the storage service, which
+        /// must not run on a volume being detached.
+        #[arg(long = "stop-unit", value_name = "UNIT")]
+        stop_units: Vec<String>,
+    },
 }
 
 /// The configuration given by flags or a file, checked before any network

@@ -12,11 +12,13 @@
 //! so instances creating slot N at the same time all get the same volume
 //! from EC2; they then race to attach it, and the losers try another slot.
 //! No instance ever makes a volume beyond max-count, and none has surplus
-//! to delete.
+//! to delete. `release` hands the volumes back when the group terminates
+//! the instance ([`leave`]).
 
 mod claim;
 mod cli;
 pub mod config;
+pub mod leave;
 pub mod plan;
 mod release;
 mod report;
@@ -40,7 +42,12 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ! {
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
-    let report = claim(&cli).await?;
-    print_report(&report, cli.common.output);
+    match &cli.command {
+        Some(cli::Command::Release { when, stop_units }) => print_report(
+            &leave::release(&cli, *when, stop_units).await?,
+            cli.common.output,
+        ),
+        None => print_report(&claim(&cli).await?, cli.common.output),
+    }
     Ok(())
 }

@@ -132,6 +132,7 @@ fn deb_installs_answers_verifies_and_purges_clean() {
             "mooring-leave.timer",
             "mooring-leave.target",
             "mooring-etcd-leave.service",
+            "mooring-px-release.service",
             "etcd-member-tidy.service",
             "etcd-member-tidy.timer",
             "etcd.service",

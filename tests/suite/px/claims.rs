@@ -141,6 +141,56 @@ async fn a_replacement_takes_the_released_volume() {
     assert_eq!(f.volumes(&template).await.len(), 1);
 }
 
+/// Issue 21: an instance the group scales in hands its volume back once
+/// the storage service has stopped (`release`, gated by IMDS: in service
+/// it keeps the volume); the volume is `available` at once and the
+/// replacement claims it and creates none.
+#[tokio::test]
+async fn a_scaled_in_instance_releases_its_volume_for_the_replacement() {
+    let f = Fixture::new();
+    let template = f.template().await;
+    let args = flags(&[(&template, 2)]);
+    let inst = f
+        .rig
+        .asg(json!({
+            "name": "px-leave", "size": 1, "az": AZ,
+            "termination_hook": {"name": "px", "timeout": 300},
+        }))
+        .remove(0);
+    let leaving = f.node_for(inst);
+    let r = leaving.ok(&strs(&args));
+    let volume = r["templates"][0]["volume_id"].as_str().unwrap().to_string();
+    let mut release = args.clone();
+    release.push("release".into());
+    let r = leaving.ok(&strs(&release));
+    assert_eq!(r["result"], "staying", "{r}");
+    assert_eq!(f.volumes(&template).await[0].1, "in-use");
+
+    f.rig
+        .autoscaling()
+        .set_desired_capacity()
+        .auto_scaling_group_name("px-leave")
+        .desired_capacity(0)
+        .send()
+        .await
+        .unwrap();
+    let r = leaving.ok(&strs(&release));
+    assert_eq!(r["result"], "released", "{r}");
+    assert_eq!(r["released"], json!([volume]));
+    assert_eq!(
+        f.volumes(&template).await,
+        vec![(volume.clone(), "available".to_string(), None)]
+    );
+    // Again (the unit's stop after a crash): nothing held, nothing done.
+    assert_eq!(leaving.ok(&strs(&release))["result"], "nothing");
+
+    let replacement = f.node(json!({ "az": AZ }));
+    let r = replacement.ok(&strs(&args));
+    assert_eq!(r["templates"][0]["outcome"], "claimed", "{r}");
+    assert_eq!(r["templates"][0]["volume_id"], volume.as_str());
+    assert_eq!(f.volumes(&template).await.len(), 1);
+}
+
 /// Two templates with their own limits; killed before or after each AWS
 /// call of a first run (which creates both volumes), then run again: the
 /// instance ends with one volume per template and the counts never pass

@@ -2,7 +2,7 @@
 //! rig::iam. The happy path covers every call the tool makes: a volume
 //! created and attached, DeleteOnTermination found on and turned off, and a
 //! second instance made storage-less at the limit after looking at the
-//! volume's holder. The first instance is in an Auto Scaling group whose
+//! volume's holder, and the first's volume released (`release`). The first instance is in an Auto Scaling group whose
 //! metadata tags are off: it asks for its group and reads it to take its
 //! turn; the second is in none, which it learns from Auto Scaling.
 
@@ -43,6 +43,14 @@ fn happy_path(policy: &Value) -> Result<(), String> {
         run(&first)?;
         let storageless = run(&second)?;
         assert_eq!(storageless["storageless"], true, "{storageless}");
+        // The leave step, by hand: the claimed volume detached.
+        let mut release = args.clone();
+        release.extend(["release".to_string(), "--when".into(), "always".into()]);
+        let out = first.run(&strs(&release));
+        if !out.status.success() {
+            return Err(refusal(&out));
+        }
+        assert_eq!(rig::tool::json(&out)["released"], json!([volume]));
         Ok(())
     })
 }

@@ -20,7 +20,14 @@ ExecStart=/bin/sh -c 'echo \"$PX_CLAIM_STORAGELESS $PX_CLAIM_DEVICE_ARGS\" > %h/
 /// A manager with the stand-in and the verbatim drop-in, and a test
 /// drop-in giving `node`'s environment and `args` as PX_VOLUME_CLAIM_ARGS.
 fn manager(node: &super::Node, args: &str) -> UserManager {
-    let manager = UserManager::start_with(&[("px-volume-claim", Path::new(BIN))]);
+    manager_with(node, args, &[])
+}
+
+/// As [`manager`], with more programs at /usr/bin.
+fn manager_with(node: &super::Node, args: &str, more: &[(&str, &Path)]) -> UserManager {
+    let mut binaries = vec![("px-volume-claim", Path::new(BIN))];
+    binaries.extend_from_slice(more);
+    let manager = UserManager::start_with(&binaries);
     manager.install("portworx.service", STANDIN);
     manager.install(
         "portworx.service.d/mooring-px-volume-claim.conf",
@@ -88,4 +95,101 @@ fn the_service_does_not_start_on_bad_configuration() {
     manager.assert_start_fails("portworx.service");
     assert!(!manager.path("started").exists(), "the service ran");
     assert_eq!(manager.property("portworx.service", "ExecMainPID"), "0");
+}
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// Issue 21, under a real systemd manager with the units verbatim: the
+/// group scales the instance in; mooring-leave.service stops
+/// mooring-leave.target, whose mooring-px-release.service stops the
+/// storage service and detaches its volume, which is `available` when
+/// the lifecycle action is completed.
+#[tokio::test]
+async fn on_scale_in_the_storage_service_stops_and_its_volume_is_released() {
+    let f = Fixture::new();
+    let template = f.template().await;
+    let inst = f
+        .rig
+        .asg(json!({
+            "name": "px-unit-leave", "size": 1, "az": AZ,
+            "termination_hook": {"name": "px", "timeout": 300},
+        }))
+        .remove(0);
+    let node = f.node_for(inst);
+    let args = flags(&[(&template, 1)]).join(" ");
+    let leave = Path::new(env!("CARGO_BIN_EXE_mooring-leave"));
+    let manager = manager_with(&node, &args, &[("mooring-leave", leave)]);
+    for unit in [
+        "mooring-leave.target",
+        "mooring-leave.service",
+        "mooring-px-release.service",
+    ] {
+        manager.install(
+            unit,
+            &std::fs::read_to_string(repo(&format!("units/{unit}"))).unwrap(),
+        );
+    }
+    let env = node.tool.systemd_environment();
+    manager.install(
+        "mooring-px-release.service.d/test.conf",
+        &format!(
+            "[Service]\n{env}Environment=\"PX_VOLUME_CLAIM_ARGS={args}\"\nEnvironment=\"MOORING_SYSTEMCTL=systemctl --user\"\n"
+        ),
+    );
+    manager.install(
+        "mooring-leave.service.d/test.conf",
+        &format!("[Service]\n{env}Environment=\"MOORING_LEAVE_ARGS=-- systemctl --user stop mooring-leave.target\"\n"),
+    );
+    for unit in [
+        "portworx.service",
+        "mooring-px-release.service",
+        "mooring-leave.target",
+    ] {
+        let out = manager.systemctl(&["start", unit]);
+        assert!(
+            out.status.success(),
+            "{unit}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let volume = f.volumes(&template).await[0].0.clone();
+
+    f.rig
+        .autoscaling()
+        .set_desired_capacity()
+        .auto_scaling_group_name("px-unit-leave")
+        .desired_capacity(0)
+        .send()
+        .await
+        .unwrap();
+    let out = manager.systemctl(&["start", "mooring-leave.service"]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(
+            &manager
+                .systemctl(&["status", "mooring-px-release.service"])
+                .stdout
+        )
+    );
+    assert_eq!(
+        manager.property("portworx.service", "ActiveState"),
+        "inactive"
+    );
+    assert_eq!(
+        manager.property("mooring-px-release.service", "Result"),
+        "success"
+    );
+    assert_eq!(
+        f.volumes(&template).await,
+        vec![(volume, "available".to_string(), None)]
+    );
+    let (_, ended) = f.rig.lifecycle();
+    assert_eq!(
+        ended.get(&node.inst.id).map(String::as_str),
+        Some("CONTINUE")
+    );
 }
