@@ -54,7 +54,11 @@ pub async fn attach(cli: &Cli) -> Result<AttachReport> {
     // A first run in this boot looks once; if EC2 throttles it (a whole
     // group booting), it looks again after a wait of its own instead of
     // the adaptive backoff's crawl (see crate::turn).
-    let first_run = !common.dry_run && !cli.env_file.exists();
+    // A spare's later tries (its timer) are not first runs: it looked
+    // already this boot (the idle record), and a pair freed later is
+    // anyone's, not a rank's.
+    let idle_record = common.run_dir.join("smilodon-attach.idle");
+    let first_run = !common.dry_run && !cli.env_file.exists() && !idle_record.exists();
     let throttled = crate::turn::wait_unranked(&me);
     let (vols, nics) = deadline
         .run("volumes and ENIs with a NodeID", async {
@@ -155,10 +159,18 @@ pub async fn attach(cli: &Cli) -> Result<AttachReport> {
             WhenNone::Fail => Err(NoCapacity(why).into()),
             WhenNone::Idle => {
                 log::info!("{why}; idle (a spare)");
+                if !common.dry_run {
+                    crate::fsutil::atomic_write(&idle_record, b"idle\n", 0o644)
+                        .with_context(|| format!("writing {}", idle_record.display()))?;
+                }
                 Ok(report)
             }
         };
     };
+    if !common.dry_run {
+        // No longer a spare: its timer stops trying.
+        let _ = std::fs::remove_file(&idle_record);
+    }
     let pair = &holding.pair;
     report.outcome = match holding.how {
         How::Reused => "reused",

@@ -239,7 +239,7 @@ impl Claimer<'_> {
     }
 
     /// Give back whatever part of `pair` this instance holds.
-    async fn release(&self, pair: &Pair, why: &str, out: &mut Outcome) -> Result<()> {
+    pub(super) async fn release(&self, pair: &Pair, why: &str, out: &mut Outcome) -> Result<()> {
         let me = self.instance_id;
         if self.dry_run {
             log::info!("dry run: would release NodeID {} ({why})", pair.node_id);

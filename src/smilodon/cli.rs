@@ -23,6 +23,11 @@ pub struct Cli {
     #[command(flatten)]
     pub devices: DeviceArgs,
 
+    /// Without a command: attach (ExecStartPre= or ExecCondition= of the
+    /// node's service).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// EC2 filters the volumes and ENIs must match, in smilodon's form
     /// ('tag:Env=dev,tag:Service=etcd,tag-key=Project') or the AWS CLI's
     /// ('Name=tag:Service,Values=etcd'); repeatable.
@@ -90,6 +95,24 @@ pub struct Cli {
     /// Attachment slots of this instance type, shared by volumes and ENIs.
     #[arg(long, default_value_t = crate::aws::instance::DEFAULT_ATTACHMENT_LIMIT)]
     pub attachment_limit: u32,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Stop the node's service, unmount, detach the pair this instance
+    /// holds and see it available, when the group terminates this
+    /// instance (ExecStop= of mooring-smilodon-release@.service); flags
+    /// before the command.
+    Release {
+        /// leaving: only when the group terminates this instance (IMDS);
+        /// always: now (by hand).
+        #[arg(long, value_enum, default_value = "leaving")]
+        when: crate::lifecycle::When,
+
+        /// Stop this unit first (repeatable): the node's service.
+        #[arg(long = "stop-unit", value_name = "UNIT")]
+        stop_units: Vec<String>,
+    },
 }
 
 /// What to do when no pair is free.

@@ -10,12 +10,14 @@
 //! claim a free one (volume first, then ENI; a pair lost halfway is
 //! released). Then wait for the block device and the interface, make a
 //! filesystem only on a blank volume, mount it by UUID, and write the
-//! node's environment file.
+//! node's environment file. `release` hands the pair back when the group
+//! terminates the instance ([`leave`]).
 
 mod attach;
 pub mod choose;
 pub mod claim;
 mod cli;
+pub mod leave;
 pub mod node;
 pub mod pairs;
 mod report;
@@ -47,6 +49,13 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ! {
 }
 
 pub async fn run(cli: Cli) -> Result<Code> {
+    if let Some(cli::Command::Release { when, stop_units }) = &cli.command {
+        print_report(
+            &leave::release(&cli, *when, stop_units).await?,
+            cli.common.output,
+        );
+        return Ok(Code::Ok);
+    }
     let report = attach(&cli).await?;
     print_report(&report, cli.common.output);
     Ok(if report.node_id.is_none() {

@@ -6,6 +6,7 @@
 mod attach;
 mod iam;
 mod races;
+mod scale_in;
 mod units;
 
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
