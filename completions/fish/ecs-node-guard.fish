@@ -37,6 +37,7 @@ complete -c ecs-node-guard -n "__fish_ecs_node_guard_needs_command" -s V -l vers
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_needs_command" -f -a "configure" -d 'Write ECS_CLUSTER into ecs.config, set the Name tag, turn termination protection off (ExecStartPre= of ecs.service)'
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_needs_command" -f -a "check" -d 'Check disk and registration; have a persistently broken host replaced (from a timer)'
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_needs_command" -f -a "sweep" -d 'Mark the group\'s never-registered instances Unhealthy, deregister container instances whose EC2 instance is gone'
+complete -c ecs-node-guard -n "__fish_ecs_node_guard_needs_command" -f -a "leave" -d 'When the group terminates this instance: drain its container instance, then deregister it (ExecStop= of mooring-ecs-drain.service)'
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand configure" -l cluster -d 'The ECS cluster [default: the instance\'s tag --cluster-tag, from instance-metadata tags]' -r
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand configure" -l cluster-tag -r
@@ -86,7 +87,22 @@ complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand sweep" -l 
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand sweep" -s v -l verbose -d 'More log detail (repeat for more)'
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand sweep" -s q -l quiet -d 'Less log detail (repeat for less)'
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand sweep" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand help; and not __fish_seen_subcommand_from configure check sweep help" -f -a "configure" -d 'Write ECS_CLUSTER into ecs.config, set the Name tag, turn termination protection off (ExecStartPre= of ecs.service)'
-complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand help; and not __fish_seen_subcommand_from configure check sweep help" -f -a "check" -d 'Check disk and registration; have a persistently broken host replaced (from a timer)'
-complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand help; and not __fish_seen_subcommand_from configure check sweep help" -f -a "sweep" -d 'Mark the group\'s never-registered instances Unhealthy, deregister container instances whose EC2 instance is gone'
-complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand help; and not __fish_seen_subcommand_from configure check sweep help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand leave" -l cluster -d 'The ECS cluster [default: ECS_CLUSTER in --ecs-config]' -r
+complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand leave" -l ecs-config -d 'The agent\'s configuration file (for its ECS_CLUSTER)' -r -F
+complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand leave" -l drain-timeout -d 'How long the drain may take, in seconds (within --timeout)' -r
+complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand leave" -l when -d 'leaving: only when the group terminates this instance (IMDS); always: now (by hand)' -r -f -a "leaving\t'Only when the group is terminating this instance (IMDS says `Terminated`): a reboot or a stop of the service leaves nothing'
+always\t'Now, whatever the group intends (by hand)'"
+complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand leave" -l output -d 'Format of the report printed on stdout' -r -f -a "text\t'Lines for people'
+json\t'One JSON object, for scripts'"
+complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand leave" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
+complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand leave" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
+complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand leave" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand leave" -l dry-run -d 'Show what would be done; change nothing (no AWS mutation, no mkfs, no mount, no file written)'
+complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand leave" -s v -l verbose -d 'More log detail (repeat for more)'
+complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand leave" -s q -l quiet -d 'Less log detail (repeat for less)'
+complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand leave" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand help; and not __fish_seen_subcommand_from configure check sweep leave help" -f -a "configure" -d 'Write ECS_CLUSTER into ecs.config, set the Name tag, turn termination protection off (ExecStartPre= of ecs.service)'
+complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand help; and not __fish_seen_subcommand_from configure check sweep leave help" -f -a "check" -d 'Check disk and registration; have a persistently broken host replaced (from a timer)'
+complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand help; and not __fish_seen_subcommand_from configure check sweep leave help" -f -a "sweep" -d 'Mark the group\'s never-registered instances Unhealthy, deregister container instances whose EC2 instance is gone'
+complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand help; and not __fish_seen_subcommand_from configure check sweep leave help" -f -a "leave" -d 'When the group terminates this instance: drain its container instance, then deregister it (ExecStop= of mooring-ecs-drain.service)'
+complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand help; and not __fish_seen_subcommand_from configure check sweep leave help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -160,7 +160,7 @@ pub async fn deregister(ecs: &Ecs, cluster: &str, arn: &str) -> Result<()> {
         .send()
         .await
         .map_err(|e| AwsError::new("DeregisterContainerInstance", arn, e))?;
-    log::warn!("deregistered {arn}: its EC2 instance is gone");
+    log::warn!("deregistered {arn}");
     Ok(())
 }
 

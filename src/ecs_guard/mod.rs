@@ -11,12 +11,15 @@
 //! - `sweep` (any host, or a scheduled task): instances of the group that
 //!   never registered are marked Unhealthy; container instances whose EC2
 //!   instance is gone are deregistered.
+//! - `leave` (ExecStop= of mooring-ecs-drain.service): on scale-in, drain
+//!   and deregister this host's container instance; see [`leave`].
 
 pub mod check;
 pub mod configure;
 pub mod ecs_config;
 pub mod group;
 pub mod health;
+pub mod leave;
 pub mod options;
 pub mod sweep;
 pub mod verdict;
@@ -52,6 +55,9 @@ pub enum Command {
     /// Mark the group's never-registered instances Unhealthy, deregister
     /// container instances whose EC2 instance is gone.
     Sweep(SweepOptions),
+    /// When the group terminates this instance: drain its container
+    /// instance, then deregister it (ExecStop= of mooring-ecs-drain.service).
+    Leave(leave::LeaveOptions),
 }
 
 /// The program's main: `args` as the process got them, its name first
@@ -67,6 +73,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Configure(o) => print_report(&configure::configure(&cli.common, o).await?, format),
         Command::Check(o) => print_report(&check::check(&cli.common, o).await?, format),
         Command::Sweep(o) => print_report(&sweep::sweep(&cli.common, o).await?, format),
+        Command::Leave(o) => print_report(&leave::leave(&cli.common, o).await?, format),
     }
     Ok(())
 }

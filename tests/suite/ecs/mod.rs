@@ -5,6 +5,7 @@
 
 mod guard;
 mod iam;
+mod leave;
 mod units;
 
 use rig::loopdev::{LoopDevice, MountGuard};
