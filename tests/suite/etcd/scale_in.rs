@@ -354,3 +354,67 @@ async fn tidy_removes_a_member_that_died_without_leaving_once() {
         assert!(r == "nothing" || r == "not-leader", "second pass: {r}");
     }
 }
+
+/// The leave step SIGKILLed part way — before its first etcd call, around
+/// the leader hand-over and the turn, around the removal — and run again:
+/// each leaver ends removed, once, and no other member is ever removed.
+/// (Kills at set times across the run, leaders among the leavers: etcd's
+/// calls cannot be intercepted one by one as the rig's AWS calls are.)
+#[tokio::test]
+async fn a_leave_killed_part_way_and_rerun_ends_removed_once() {
+    let mut f = Fixture::new("leave-killed", 6);
+    group(&mut f, "etcd-leave-killed", 6).await;
+    let mut expected: Vec<String> = f.nodes.iter().map(|n| n.inst.id.clone()).collect();
+    for (round, kill_after_ms) in [150u64, 700, 1500].into_iter().enumerate() {
+        // The leader leaves first: the hand-over is among what is killed.
+        let stay = (0..6)
+            .find(|n| expected.contains(&f.nodes[*n].inst.id))
+            .unwrap();
+        let n = if round == 0 {
+            leader(&f, stay).await
+        } else {
+            (0..6)
+                .rev()
+                .find(|n| expected.contains(&f.nodes[*n].inst.id))
+                .unwrap()
+        };
+        f.rig
+            .autoscaling()
+            .terminate_instance_in_auto_scaling_group()
+            .instance_id(&f.nodes[n].inst.id)
+            .should_decrement_desired_capacity(true)
+            .send()
+            .await
+            .unwrap();
+        let args = f.args(n, "leave");
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut child = f.nodes[n].tool.command(&refs).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(kill_after_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        let out = f.run(n, "leave", &["--timeout", "90"]);
+        assert!(out.status.success(), "round {round}: {}", describe(&out));
+        let r = json(&out);
+        assert!(
+            r["result"] == "left" || r["result"] == "left-already",
+            "{r}"
+        );
+        expected.retain(|id| *id != f.nodes[n].inst.id);
+        let other = (0..6)
+            .find(|m| expected.contains(&f.nodes[*m].inst.id))
+            .unwrap();
+        let mut names: Vec<String> = f
+            .members(other)
+            .await
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        names.sort();
+        let mut want = expected.clone();
+        want.sort();
+        assert_eq!(
+            names, want,
+            "round {round} (killed after {kill_after_ms} ms)"
+        );
+    }
+}
