@@ -46,7 +46,7 @@ complete -c px-volume-claim -n "__fish_px_volume_claim_needs_command" -f -a "rel
 complete -c px-volume-claim -n "__fish_px_volume_claim_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c px-volume-claim -n "__fish_px_volume_claim_using_subcommand release" -l when -d 'leaving: only when the group terminates this instance (IMDS); always: now (by hand)' -r -f -a "leaving\t'Only when the group is terminating this instance (IMDS says `Terminated`): a reboot or a stop of the service leaves nothing'
 always\t'Now, whatever the group intends (by hand)'"
-complete -c px-volume-claim -n "__fish_px_volume_claim_using_subcommand release" -l stop-unit -d 'Stop this unit first (repeatable): the storage service, which must not run on a volume being detached' -r
+complete -c px-volume-claim -n "__fish_px_volume_claim_using_subcommand release" -l stop-unit -d 'Stop this unit first (repeatable): the service that uses what the step takes away' -r
 complete -c px-volume-claim -n "__fish_px_volume_claim_using_subcommand release" -l output -d 'Format of the report printed on stdout' -r -f -a "text\t'Lines for people'
 json\t'One JSON object, for scripts'"
 complete -c px-volume-claim -n "__fish_px_volume_claim_using_subcommand release" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r

@@ -56,7 +56,7 @@ complete -c smilodon-attach -n "__fish_smilodon_attach_needs_command" -f -a "rel
 complete -c smilodon-attach -n "__fish_smilodon_attach_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c smilodon-attach -n "__fish_smilodon_attach_using_subcommand release" -l when -d 'leaving: only when the group terminates this instance (IMDS); always: now (by hand)' -r -f -a "leaving\t'Only when the group is terminating this instance (IMDS says `Terminated`): a reboot or a stop of the service leaves nothing'
 always\t'Now, whatever the group intends (by hand)'"
-complete -c smilodon-attach -n "__fish_smilodon_attach_using_subcommand release" -l stop-unit -d 'Stop this unit first (repeatable): the node\'s service' -r
+complete -c smilodon-attach -n "__fish_smilodon_attach_using_subcommand release" -l stop-unit -d 'Stop this unit first (repeatable): the service that uses what the step takes away' -r
 complete -c smilodon-attach -n "__fish_smilodon_attach_using_subcommand release" -l output -d 'Format of the report printed on stdout' -r -f -a "text\t'Lines for people'
 json\t'One JSON object, for scripts'"
 complete -c smilodon-attach -n "__fish_smilodon_attach_using_subcommand release" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r

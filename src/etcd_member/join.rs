@@ -32,7 +32,7 @@ pub(super) async fn members_when_quorate(s: &Setup, c: &Cluster) -> Result<Vec<M
 
 /// This member was removed: keep its old data beside the data directory.
 pub(super) fn move_aside(s: &Setup, o: &Options, dry_run: bool) -> Result<PathBuf> {
-    let aside = aside_path(&o.data_dir);
+    let aside = aside_path(&o.data_dir, "removed");
     log::warn!(
         "{} was removed from the cluster; keeping its old data at {} and joining afresh",
         s.me.name,
@@ -163,13 +163,15 @@ pub(super) async fn join(
         .await
 }
 
-fn aside_path(data_dir: &Path) -> PathBuf {
+/// Where a data directory that is done with goes: a sibling named
+/// `<name>.<why>-<unix time>` (never deleted).
+pub(super) fn aside_path(data_dir: &Path, why: &str) -> PathBuf {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let mut name = data_dir.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".removed-{stamp}"));
+    name.push(format!(".{why}-{stamp}"));
     data_dir.with_file_name(name)
 }
 
@@ -179,7 +181,7 @@ mod tests {
 
     #[test]
     fn aside_path_is_a_sibling() {
-        let p = aside_path(Path::new("/var/lib/etcd/default"));
+        let p = aside_path(Path::new("/var/lib/etcd/default"), "removed");
         assert_eq!(p.parent(), Some(Path::new("/var/lib/etcd")));
         assert!(p
             .file_name()

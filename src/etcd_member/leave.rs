@@ -28,7 +28,7 @@ use crate::lifecycle;
 use anyhow::{anyhow, Context, Result};
 use clap::Args;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Args)]
@@ -423,7 +423,7 @@ async fn set_aside(s: &Setup, o: &Options, tls: &Tls) -> Result<Option<PathBuf>>
         );
         return Ok(None);
     }
-    let aside = aside_path(&o.data_dir);
+    let aside = super::join::aside_path(&o.data_dir, "left");
     std::fs::rename(&o.data_dir, &aside).with_context(|| {
         format!(
             "cannot move {} to {}",
@@ -433,16 +433,6 @@ async fn set_aside(s: &Setup, o: &Options, tls: &Tls) -> Result<Option<PathBuf>>
     })?;
     log::info!("moved the data directory aside to {}", aside.display());
     Ok(Some(aside))
-}
-
-fn aside_path(data_dir: &Path) -> PathBuf {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let mut name = data_dir.as_os_str().to_os_string();
-    name.push(format!(".left-{secs}"));
-    PathBuf::from(name)
 }
 
 #[cfg(test)]

@@ -95,6 +95,20 @@ pub enum When {
     Always,
 }
 
+/// The flags of a leave step that takes a service's state away.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StepArgs {
+    /// leaving: only when the group terminates this instance (IMDS);
+    /// always: now (by hand).
+    #[arg(long, value_enum, default_value = "leaving")]
+    pub when: When,
+
+    /// Stop this unit first (repeatable): the service that uses what the
+    /// step takes away.
+    #[arg(long = "stop-unit", value_name = "UNIT")]
+    pub stop_units: Vec<String>,
+}
+
 /// Whether a leave step run `when` acts, given the group's intent: the
 /// pure half of [`gate`].
 pub fn acts(when: When, state: &TargetState) -> bool {

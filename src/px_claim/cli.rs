@@ -63,17 +63,7 @@ pub enum Command {
     /// Detach the volumes this instance claimed, once the storage service
     /// has stopped on an instance the group terminates (ExecStop= of
     /// mooring-px-release.service); flags before the command.
-    Release {
-        /// leaving: only when the group terminates this instance (IMDS);
-        /// always: now (by hand).
-        #[arg(long, value_enum, default_value = "leaving")]
-        when: crate::lifecycle::When,
-
-        /// Stop this unit first (repeatable): the storage service, which
-        /// must not run on a volume being detached.
-        #[arg(long = "stop-unit", value_name = "UNIT")]
-        stop_units: Vec<String>,
-    },
+    Release(crate::lifecycle::StepArgs),
 }
 
 /// The configuration given by flags or a file, checked before any network

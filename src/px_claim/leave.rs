@@ -16,7 +16,7 @@ use crate::aws::volumes::{self, VolumeInfo};
 use crate::aws::Session;
 use crate::cli::Report;
 use crate::exit::Unsafe;
-use crate::lifecycle::{self, When};
+use crate::lifecycle::{self, StepArgs};
 use crate::wait::Deadline;
 use anyhow::{anyhow, Result};
 use serde::Serialize;
@@ -57,10 +57,10 @@ pub fn claimed_by<'a>(
         .collect()
 }
 
-pub async fn release(cli: &Cli, when: When, stop_units: &[String]) -> Result<ReleaseReport> {
+pub async fn release(cli: &Cli, step: &StepArgs) -> Result<ReleaseReport> {
     let common = &cli.common;
     let local = local_config(cli)?;
-    if let Some(state) = lifecycle::gate(when, None).await? {
+    if let Some(state) = lifecycle::gate(step.when, None).await? {
         log::info!(
             "the group is not terminating this instance ({}): keeping its volumes",
             state.as_str()
@@ -73,7 +73,7 @@ pub async fn release(cli: &Cli, when: When, stop_units: &[String]) -> Result<Rel
         });
     }
     if !common.dry_run {
-        lifecycle::stop_units(stop_units)?;
+        lifecycle::stop_units(&step.stop_units)?;
     }
     let deadline = Deadline::after(common.timeout());
     let session = Session::within(common.region.clone(), &deadline).await?;

@@ -43,10 +43,9 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ! {
 
 pub async fn run(cli: Cli) -> Result<()> {
     match &cli.command {
-        Some(cli::Command::Release { when, stop_units }) => print_report(
-            &leave::release(&cli, *when, stop_units).await?,
-            cli.common.output,
-        ),
+        Some(cli::Command::Release(step)) => {
+            print_report(&leave::release(&cli, step).await?, cli.common.output)
+        }
         None => print_report(&claim(&cli).await?, cli.common.output),
     }
     Ok(())

@@ -103,16 +103,7 @@ pub enum Command {
     /// holds and see it available, when the group terminates this
     /// instance (ExecStop= of mooring-smilodon-release@.service); flags
     /// before the command.
-    Release {
-        /// leaving: only when the group terminates this instance (IMDS);
-        /// always: now (by hand).
-        #[arg(long, value_enum, default_value = "leaving")]
-        when: crate::lifecycle::When,
-
-        /// Stop this unit first (repeatable): the node's service.
-        #[arg(long = "stop-unit", value_name = "UNIT")]
-        stop_units: Vec<String>,
-    },
+    Release(crate::lifecycle::StepArgs),
 }
 
 /// What to do when no pair is free.

@@ -17,7 +17,7 @@ use crate::aws::filter::FilterSpec;
 use crate::aws::volumes::{self, describe_volumes};
 use crate::aws::Session;
 use crate::cli::Report;
-use crate::lifecycle::{self, When};
+use crate::lifecycle::{self, StepArgs};
 use crate::wait::Deadline;
 use anyhow::{anyhow, Context, Result};
 use serde::Serialize;
@@ -46,10 +46,10 @@ impl Report for ReleaseReport {
     }
 }
 
-pub async fn release(cli: &Cli, when: When, stop_units: &[String]) -> Result<ReleaseReport> {
+pub async fn release(cli: &Cli, step: &StepArgs) -> Result<ReleaseReport> {
     let user_filters = validate(cli)?;
     let common = &cli.common;
-    if let Some(state) = lifecycle::gate(when, None).await? {
+    if let Some(state) = lifecycle::gate(step.when, None).await? {
         log::info!(
             "the group is not terminating this instance ({}): keeping its pair",
             state.as_str()
@@ -63,7 +63,7 @@ pub async fn release(cli: &Cli, when: When, stop_units: &[String]) -> Result<Rel
         });
     }
     if !common.dry_run {
-        lifecycle::stop_units(stop_units)?;
+        lifecycle::stop_units(&step.stop_units)?;
     }
     let deadline = Deadline::after(common.timeout());
     let session = Session::within(common.region.clone(), &deadline).await?;

@@ -49,11 +49,8 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ! {
 }
 
 pub async fn run(cli: Cli) -> Result<Code> {
-    if let Some(cli::Command::Release { when, stop_units }) = &cli.command {
-        print_report(
-            &leave::release(&cli, *when, stop_units).await?,
-            cli.common.output,
-        );
+    if let Some(cli::Command::Release(step)) = &cli.command {
+        print_report(&leave::release(&cli, step).await?, cli.common.output);
         return Ok(Code::Ok);
     }
     let report = attach(&cli).await?;

@@ -127,6 +127,40 @@ impl UserManager {
         );
     }
 
+    /// Mooring's leave units as the package ships them: mooring-leave.target,
+    /// mooring-leave.service (its watch stopping the target through this
+    /// manager, `systemctl --user`) and the tools' `step_units`, with the
+    /// simulated instance's environment `env` (`Environment=` lines) in
+    /// each.
+    pub fn install_leave_units(&self, step_units: &[&str], env: &str) {
+        for unit in ["mooring-leave.target", "mooring-leave.service"]
+            .iter()
+            .chain(step_units)
+        {
+            let text = std::fs::read_to_string(crate::repo_root().join("units").join(unit))
+                .unwrap_or_else(|e| panic!("units/{unit}: {e}"));
+            self.install(unit, &text);
+        }
+        self.install(
+            "mooring-leave.service.d/test.conf",
+            &format!(
+                "[Service]\n{env}Environment=\"MOORING_LEAVE_ARGS=-- systemctl --user stop mooring-leave.target\"\n"
+            ),
+        );
+    }
+
+    /// Start `unit`, which must succeed; `status_of`'s status is shown
+    /// when it does not.
+    pub fn start_ok(&self, unit: &str, status_of: &str) {
+        let out = self.systemctl(&["start", unit]);
+        assert!(
+            out.status.success(),
+            "{unit}: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&self.systemctl(&["status", status_of]).stdout)
+        );
+    }
+
     /// A property of a unit (`systemctl show -p NAME --value`).
     pub fn property(&self, unit: &str, name: &str) -> String {
         let out = self.systemctl(&["show", unit, "-p", name, "--value"]);

@@ -86,10 +86,6 @@ async fn etcd_service_starts_from_the_env_file_and_not_after_a_failure() {
     drop(manager);
 }
 
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
 /// The leave units verbatim under a real systemd manager: while the group
 /// keeps the instance, mooring-leave.service changes nothing; once the
 /// group terminates it, the service stops mooring-leave.target, whose
@@ -109,17 +105,8 @@ async fn the_leave_target_runs_the_etcd_leave_step_on_scale_in() {
     // No etcd.service here: the node's etcd runs outside the manager, and
     // managers in one cgroup that run units of one name share that
     // unit's cgroup (the test beside this one runs an etcd.service).
-    for unit in [
-        "mooring-leave.target",
-        "mooring-leave.service",
-        "mooring-etcd-leave.service",
-    ] {
-        manager.install(
-            unit,
-            &std::fs::read_to_string(repo(&format!("units/{unit}"))).unwrap(),
-        );
-    }
     let env = f.nodes[n].tool.systemd_environment();
+    manager.install_leave_units(&["mooring-etcd-leave.service"], &env);
     let args: Vec<String> = f.args(n, "leave").into_iter().skip(1).collect();
     let step_log = f.dir.path().join("leave-step.log");
     manager.install(
@@ -130,28 +117,12 @@ async fn the_leave_target_runs_the_etcd_leave_step_on_scale_in() {
             step_log.display()
         ),
     );
-    // The user manager's systemctl is `systemctl --user`.
-    manager.install(
-        "mooring-leave.service.d/test.conf",
-        &format!("[Service]\n{env}Environment=\"MOORING_LEAVE_ARGS=-- systemctl --user stop mooring-leave.target\"\n"),
-    );
     for unit in ["mooring-etcd-leave.service", "mooring-leave.target"] {
-        let out = manager.systemctl(&["start", unit]);
-        assert!(
-            out.status.success(),
-            "{unit}: {}\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            String::from_utf8_lossy(&manager.systemctl(&["status", unit]).stdout)
-        );
+        manager.start_ok(unit, unit);
     }
 
     // In service: nothing happens.
-    let out = manager.systemctl(&["start", "mooring-leave.service"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    manager.start_ok("mooring-leave.service", "mooring-leave.service");
     assert_eq!(
         manager.property("mooring-etcd-leave.service", "ActiveState"),
         "active"
@@ -166,17 +137,7 @@ async fn the_leave_target_runs_the_etcd_leave_step_on_scale_in() {
         .send()
         .await
         .unwrap();
-    let out = manager.systemctl(&["start", "mooring-leave.service"]);
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(
-            &manager
-                .systemctl(&["status", "mooring-etcd-leave.service"])
-                .stdout
-        )
-    );
+    manager.start_ok("mooring-leave.service", "mooring-etcd-leave.service");
     assert_eq!(
         manager.property("mooring-etcd-leave.service", "ActiveState"),
         "inactive",

@@ -97,10 +97,6 @@ fn the_service_does_not_start_on_bad_configuration() {
     assert_eq!(manager.property("portworx.service", "ExecMainPID"), "0");
 }
 
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
 /// Issue 21, under a real systemd manager with the units verbatim: the
 /// group scales the instance in; mooring-leave.service stops
 /// mooring-leave.target, whose mooring-px-release.service stops the
@@ -121,38 +117,20 @@ async fn on_scale_in_the_storage_service_stops_and_its_volume_is_released() {
     let args = flags(&[(&template, 1)]).join(" ");
     let leave = Path::new(env!("CARGO_BIN_EXE_mooring-leave"));
     let manager = manager_with(&node, &args, &[("mooring-leave", leave)]);
-    for unit in [
-        "mooring-leave.target",
-        "mooring-leave.service",
-        "mooring-px-release.service",
-    ] {
-        manager.install(
-            unit,
-            &std::fs::read_to_string(repo(&format!("units/{unit}"))).unwrap(),
-        );
-    }
     let env = node.tool.systemd_environment();
+    manager.install_leave_units(&["mooring-px-release.service"], &env);
     manager.install(
         "mooring-px-release.service.d/test.conf",
         &format!(
             "[Service]\n{env}Environment=\"PX_VOLUME_CLAIM_ARGS={args}\"\nEnvironment=\"MOORING_SYSTEMCTL=systemctl --user\"\n"
         ),
     );
-    manager.install(
-        "mooring-leave.service.d/test.conf",
-        &format!("[Service]\n{env}Environment=\"MOORING_LEAVE_ARGS=-- systemctl --user stop mooring-leave.target\"\n"),
-    );
     for unit in [
         "portworx.service",
         "mooring-px-release.service",
         "mooring-leave.target",
     ] {
-        let out = manager.systemctl(&["start", unit]);
-        assert!(
-            out.status.success(),
-            "{unit}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        manager.start_ok(unit, unit);
     }
     let volume = f.volumes(&template).await[0].0.clone();
 
@@ -164,17 +142,7 @@ async fn on_scale_in_the_storage_service_stops_and_its_volume_is_released() {
         .send()
         .await
         .unwrap();
-    let out = manager.systemctl(&["start", "mooring-leave.service"]);
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(
-            &manager
-                .systemctl(&["status", "mooring-px-release.service"])
-                .stdout
-        )
-    );
+    manager.start_ok("mooring-leave.service", "mooring-px-release.service");
     assert_eq!(
         manager.property("portworx.service", "ActiveState"),
         "inactive"
