@@ -256,7 +256,17 @@ async fn run_steps(
     // The steps' output goes to the journal with ours: stdout is data.
     let stderr = std::io::stderr();
     let out = std::os::fd::AsFd::as_fd(&stderr).try_clone_to_owned()?;
-    let mut child = tokio::process::Command::new(&command[0])
+    let mut steps = tokio::process::Command::new(&command[0]);
+    // The steps end with this run, also when it is killed: a rerun starts
+    // them again, and none must go on unwatched.
+    // SAFETY: the closure only makes one async-signal-safe system call.
+    unsafe {
+        steps.pre_exec(|| {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM))
+                .map_err(std::io::Error::from)
+        });
+    }
+    let mut child = steps
         .args(&command[1..])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::from(out))

@@ -19,6 +19,7 @@ pub fn test_binary(tool: &str) -> String {
         "smilodon-attach" => env!("CARGO_BIN_EXE_smilodon-attach"),
         "px-volume-claim" => env!("CARGO_BIN_EXE_px-volume-claim"),
         "ecs-node-guard" => env!("CARGO_BIN_EXE_ecs-node-guard"),
+        "mooring-leave" => env!("CARGO_BIN_EXE_mooring-leave"),
         "mooring" => env!("CARGO_BIN_EXE_mooring"),
         other => panic!("no tool {other}"),
     }
@@ -33,6 +34,7 @@ fn parse_flags(argv: &[String]) -> Result<(), String> {
         "smilodon-attach" => mooring::smilodon::Cli::try_parse_from(argv).map(drop),
         "px-volume-claim" => mooring::px_claim::Cli::try_parse_from(argv).map(drop),
         "ecs-node-guard" => mooring::ecs_guard::Cli::try_parse_from(argv).map(drop),
+        "mooring-leave" => mooring::leave::Cli::try_parse_from(argv).map(drop),
         other => return Err(format!("{other} is not a Mooring tool")),
     };
     result.map_err(|e| e.to_string())
@@ -57,6 +59,7 @@ fn flag_variables() -> Vec<String> {
         mooring::smilodon::Cli::command(),
         mooring::px_claim::Cli::command(),
         mooring::ecs_guard::Cli::command(),
+        mooring::leave::Cli::command(),
     ] {
         walk(&cmd, &mut out);
     }

@@ -191,6 +191,73 @@ async fn a_scaled_in_instance_releases_its_volume_for_the_replacement() {
     assert_eq!(f.volumes(&template).await.len(), 1);
 }
 
+/// Issue 21: `release` killed before or after each of its AWS calls, then
+/// run again: the volume ends `available`, and a replacement claims it
+/// and creates none.
+#[tokio::test]
+async fn a_release_killed_at_every_call_and_rerun_hands_the_volume_back() {
+    let f = Fixture::new();
+    let round = |name: String| {
+        let f = &f;
+        async move {
+            let template = f.template().await;
+            let args = flags(&[(&template, 2)]);
+            let inst = f
+                .rig
+                .asg(json!({
+                    "name": name, "size": 1, "az": AZ,
+                    "termination_hook": {"name": "px", "timeout": 300},
+                }))
+                .remove(0);
+            let node = f.node_for(inst);
+            node.ok(&strs(&args));
+            f.rig
+                .autoscaling()
+                .set_desired_capacity()
+                .auto_scaling_group_name(&name)
+                .desired_capacity(0)
+                .send()
+                .await
+                .unwrap();
+            let mut release = args.clone();
+            release.push("release".into());
+            (template, args, node, release)
+        }
+    };
+    let (_, _, probe, release) = round("px-kill-probe".into()).await;
+    f.rig.calls(true);
+    probe.ok(&strs(&release));
+    let calls = f.rig.calls(true).0.len();
+    assert!(calls >= 2, "{calls}");
+    for k in 0..calls {
+        for fault in ["kill_before", "kill_after"] {
+            let (template, args, node, release) = round(format!("px-kill-{k}-{fault}")).await;
+            let a = node.args(&strs(&release));
+            let child = node.tool.spawn_stopped(&strs(&a));
+            f.rig
+                .faults(json!([{ "skip": k, "times": 1, "fault": fault, "pid": child.id() }]));
+            resume(&child);
+            let out = child.wait_with_output().unwrap();
+            f.rig.faults(json!([]));
+            assert!(!out.status.success(), "{fault} at {k}: {}", describe(&out));
+            let r = node.ok(&strs(&release));
+            assert!(
+                r["result"] == "released" || r["result"] == "nothing",
+                "{fault} at {k}: {r}"
+            );
+            let vols = f.volumes(&template).await;
+            assert_eq!(vols.len(), 1, "{fault} at {k}: {vols:?}");
+            assert_eq!(vols[0].1, "available", "{fault} at {k}: {vols:?}");
+            let r = f.node(json!({ "az": AZ })).ok(&strs(&args));
+            assert_eq!(
+                r["templates"][0]["outcome"], "claimed",
+                "{fault} at {k}: {r}"
+            );
+            assert_eq!(f.volumes(&template).await.len(), 1);
+        }
+    }
+}
+
 /// Two templates with their own limits; killed before or after each AWS
 /// call of a first run (which creates both volumes), then run again: the
 /// instance ends with one volume per template and the counts never pass

@@ -166,3 +166,77 @@ async fn two_spares_racing_for_one_freed_pair_one_wins() {
         Some(winner.inst.id.as_str())
     );
 }
+
+/// `release` killed before or after each of its AWS calls, then run
+/// again: both halves of the pair end `available` and a spare takes the
+/// whole pair with its data. (Instances outside a group, and `--when
+/// always`: the group's turn and the IMDS gate are the tests above.)
+#[tokio::test]
+async fn a_release_killed_at_every_call_and_rerun_frees_the_whole_pair() {
+    let f = Fixture::new();
+    let mut calls = None;
+    let mut k = 0;
+    let mut round = 0;
+    loop {
+        let fault = ["kill_before", "kill_after"][round % 2];
+        let pair = f.pair(&format!("{round}"), AZ).await;
+        let holder = &f.node(AZ);
+        assert_eq!(attach_or_idle(holder).0, Some(0));
+        std::fs::write(holder.mountpoint().join("data"), "kept").unwrap();
+        let mp = holder.mountpoint();
+        let args = holder.args(&[
+            "--mountpoint",
+            mp.to_str().unwrap(),
+            "release",
+            "--when",
+            "always",
+        ]);
+        let release = |n: &Node| {
+            let out = n.tool.run_owned(&args);
+            assert!(out.status.success(), "{}", describe(&out));
+            json(&out)
+        };
+        let Some(n) = calls else {
+            // The first round counts the calls of a clean release.
+            f.rig.calls(true);
+            assert_eq!(release(holder)["result"], "released");
+            calls = Some(f.rig.calls(true).0.len());
+            // A spare takes it, so that later rounds claim their own pair.
+            assert_eq!(attach_or_idle(&f.node(AZ)).0, Some(0));
+            round += 1;
+            continue;
+        };
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let child = holder.tool.spawn_stopped(&refs);
+        f.rig
+            .faults(json!([{ "skip": k, "times": 1, "fault": fault, "pid": child.id() }]));
+        rig::tool::resume(&child);
+        let out = child.wait_with_output().unwrap();
+        f.rig.faults(json!([]));
+        assert!(!out.status.success(), "{fault} at {k}: {}", describe(&out));
+        let r = release(holder);
+        assert!(
+            r["result"] == "released" || r["result"] == "nothing",
+            "{fault} at {k}: {r}"
+        );
+        assert_eq!(
+            f.volume_holder(&pair.volume_id).await,
+            None,
+            "{fault} at {k}"
+        );
+        assert_eq!(f.eni_holder(&pair.eni_id).await, None, "{fault} at {k}");
+        let spare = &f.node(AZ);
+        let (code, r) = attach_or_idle(spare);
+        assert_eq!(code, Some(0), "{fault} at {k}: {r}");
+        let data = std::fs::read_to_string(spare.mountpoint().join("data")).unwrap();
+        assert_eq!(data, "kept", "{fault} at {k}");
+        // The spare keeps this pair: the next round's pair is its own.
+        round += 1;
+        if fault == "kill_after" {
+            k += 1;
+        }
+        if k >= n {
+            break;
+        }
+    }
+}
