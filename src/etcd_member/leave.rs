@@ -199,9 +199,12 @@ pub async fn leave(common: &CommonArgs, o: &Options, a: &LeaveArgs) -> Result<Le
             Ok(Flow::Left) => break,
             Ok(Flow::Again) => {}
             Ok(Flow::DryRun) => return Ok(report),
-            // An election, a leader that moved, a proposal dropped: the
-            // next pass looks again.
-            Err(e) if is_transient(&e) && s.deadline.remaining() > Duration::from_secs(3) => {
+            // An election, a leader that moved, a proposal dropped, this
+            // member stopping under a request: the next pass looks again.
+            Err(e)
+                if (is_transient(&e) || lost_connection(&e))
+                    && s.deadline.remaining() > Duration::from_secs(3) =>
+            {
                 log::info!("{e:#}; looking again");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
@@ -211,6 +214,20 @@ pub async fn leave(common: &CommonArgs, o: &Options, a: &LeaveArgs) -> Result<Le
     record_left(common, &s)?;
     report.moved_data_dir = set_aside(&s, o, &tls).await?;
     Ok(report)
+}
+
+/// The connection broke under the request: above all, this member just
+/// stopped after its removal; the next pass asks the others.
+fn lost_connection(e: &anyhow::Error) -> bool {
+    let text = format!("{e:#}").to_lowercase();
+    [
+        "transport error",
+        "broken pipe",
+        "connection reset",
+        "connection refused",
+    ]
+    .iter()
+    .any(|s| text.contains(s))
 }
 
 /// What passes carry from one to the next.
