@@ -371,11 +371,20 @@ async fn look(
     tls: &Tls,
 ) -> Result<Option<(Cluster, Vec<MemberInfo>, Vec<Status>, Vec<u64>)>> {
     let mine = Survey::of(std::slice::from_ref(&s.me.client_url), tls.clone()).await;
-    let c = match Cluster::pin(&mine, tls.clone()).await? {
+    // A learner refuses the member API and linearizable reads: then, as
+    // when this member does not answer, the peers are asked.
+    let learner = mine.answering().first().is_some_and(|m| m.is_learner);
+    let pinned = if learner {
+        None
+    } else {
+        Cluster::pin(&mine, tls.clone()).await?
+    };
+    let c = match pinned {
         Some(c) => c,
         None => {
             // This member does not answer (stopped after its removal, or a
-            // rerun after a crash): ask the peers the group shows.
+            // rerun after a crash) or is a learner: ask the peers the
+            // group shows.
             let peers = s.discover(o).await?;
             let survey = Survey::of(&s.others(&peers, o), tls.clone()).await;
             match Cluster::pin(&survey, tls.clone()).await? {
