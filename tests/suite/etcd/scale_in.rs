@@ -324,6 +324,22 @@ async fn tidy_removes_a_member_that_died_without_leaving_once() {
 
     // Node 3 dies: its etcd stops, its instance is terminated.
     f.stop(3);
+    // If it led, the others elect a leader first (bounded): tidy is the
+    // leader's, and a cluster between leaders has none to run it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut c = f.client(0).await;
+        let members = f.member_list(0).await;
+        let leader = c.status().await.map(|s| s.leader()).unwrap_or(0);
+        let alive = members
+            .iter()
+            .any(|m| m.id() == leader && m.name() != f.nodes[3].inst.id);
+        if alive {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no new leader");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let ec2 = f.rig.ec2().await;
     ec2.terminate_instances()
         .instance_ids(&f.nodes[3].inst.id)
