@@ -26,32 +26,21 @@ pub struct Setup {
     pub deadline: Deadline,
 }
 
-pub async fn setup(common: &CommonArgs, o: &Options) -> Result<Setup> {
+/// What a command that speaks only to the local member needs (tidy): the
+/// instance, how members are addressed, the deadline. No Auto Scaling or
+/// EC2 call: tidy runs on a timer on every member.
+pub struct Local {
+    pub session: Session,
+    pub me: Me,
+    pub peer_scheme: Scheme,
+    pub client_scheme: Scheme,
+    pub deadline: Deadline,
+}
+
+pub async fn setup_local(common: &CommonArgs, o: &Options) -> Result<Local> {
     let deadline = Deadline::after(common.timeout());
     let session = Session::within(common.region.clone(), &deadline).await?;
     let id = &session.identity;
-    let group = match o.peers {
-        PeerSource::Asg => Some(peers::my_group(&session).await?),
-        PeerSource::Tag => None,
-    };
-    let cluster_name = match (&o.cluster, &group) {
-        (Some(c), _) => c.clone(),
-        (None, Some(g)) => g.name.clone(),
-        (None, None) => session.tag(&o.cluster_tag).await?.ok_or_else(|| {
-            bad_input(format!(
-                "{} has no tag {} in its instance metadata (are instance-metadata tags on?); pass --cluster",
-                id.instance_id, o.cluster_tag
-            ))
-        })?,
-    };
-    let initial_size = o
-        .initial_size
-        .or(group.as_ref().map(|g| g.desired))
-        .unwrap_or(3);
-    if initial_size == 0 {
-        return Err(bad_input("the initial cluster size must be at least 1"));
-    }
-    validate_cluster_name(&cluster_name)?;
     let (mut peer_scheme, mut client_scheme) = (o.peer_scheme, o.client_scheme);
     if let Some(tag) = &o.scheme_tag {
         match session.tag(tag).await?.as_deref() {
@@ -74,6 +63,45 @@ pub async fn setup(common: &CommonArgs, o: &Options) -> Result<Setup> {
         peer_url: format!("{}://{ip}:{}", peer_scheme.as_str(), o.peer_port),
         client_url: format!("{}://{ip}:{}", client_scheme.as_str(), o.client_port),
     };
+    Ok(Local {
+        session,
+        me,
+        peer_scheme,
+        client_scheme,
+        deadline,
+    })
+}
+
+pub async fn setup(common: &CommonArgs, o: &Options) -> Result<Setup> {
+    let Local {
+        session,
+        me,
+        peer_scheme,
+        client_scheme,
+        deadline,
+    } = setup_local(common, o).await?;
+    let group = match o.peers {
+        PeerSource::Asg => Some(peers::my_group(&session).await?),
+        PeerSource::Tag => None,
+    };
+    let cluster_name = match (&o.cluster, &group) {
+        (Some(c), _) => c.clone(),
+        (None, Some(g)) => g.name.clone(),
+        (None, None) => session.tag(&o.cluster_tag).await?.ok_or_else(|| {
+            bad_input(format!(
+                "{} has no tag {} in its instance metadata (are instance-metadata tags on?); pass --cluster",
+                me.name, o.cluster_tag
+            ))
+        })?,
+    };
+    let initial_size = o
+        .initial_size
+        .or(group.as_ref().map(|g| g.desired))
+        .unwrap_or(3);
+    if initial_size == 0 {
+        return Err(bad_input("the initial cluster size must be at least 1"));
+    }
+    validate_cluster_name(&cluster_name)?;
     Ok(Setup {
         session,
         me,

@@ -13,7 +13,7 @@
 use super::cluster::{Cluster, MemberInfo};
 use super::decide::may_remove;
 use super::options::Options;
-use super::setup::setup;
+use super::setup::setup_local;
 use super::survey::{Status, Survey};
 use super::tls;
 use crate::cli::{CommonArgs, Report};
@@ -130,7 +130,8 @@ fn write_seen(path: &Path, seen: &BTreeMap<u64, u64>) -> Result<()> {
 
 pub async fn tidy(common: &CommonArgs, o: &Options, a: &TidyArgs) -> Result<TidyReport> {
     let tls = tls::tls_options(o)?;
-    let s = setup(common, o).await?;
+    // No group lookup: a tidy with nothing to do makes no AWS call.
+    let s = setup_local(common, o).await?;
     let mut report = TidyReport {
         name: s.me.name.clone(),
         result: "nothing".into(),
@@ -156,11 +157,7 @@ pub async fn tidy(common: &CommonArgs, o: &Options, a: &TidyArgs) -> Result<Tidy
         .await?
         .expect("the local member answered");
     let members = c.members().await?;
-    let urls: Vec<String> = members
-        .iter()
-        .filter_map(|m| m.client_urls.first().cloned())
-        .collect();
-    let statuses = c.statuses(&urls).await;
+    let statuses = c.statuses(&members).await;
     let seen_path = common.run_dir.join("etcd-tidy.json");
     let seen = read_seen(&seen_path);
     let found = suspects(&members, &statuses, &seen, now_secs(), a.unstarted_grace);

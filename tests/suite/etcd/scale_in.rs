@@ -312,14 +312,22 @@ async fn tidy_removes_a_member_that_died_without_leaving_once() {
     f.bootstrap(4).await;
     f.rig.calls(true);
     for n in 0..4 {
-        let out = f.run(n, "tidy", &[]);
-        assert!(out.status.success(), "{}", describe(&out));
-        let r = json(&out)["result"].as_str().unwrap().to_string();
-        assert!(r == "nothing" || r == "not-leader", "{r}");
+        // With the group as the peer source too: tidy looks the group up
+        // only when someone is silent.
+        for extra in [&[][..], &["--peers", "asg"][..]] {
+            let out = f.run(n, "tidy", extra);
+            assert!(out.status.success(), "{}", describe(&out));
+            let r = json(&out)["result"].as_str().unwrap().to_string();
+            assert!(r == "nothing" || r == "not-leader", "{r}");
+        }
     }
     assert!(
         f.rig.calls_by_instance("ec2").is_empty(),
         "EC2 calls with nothing to tidy"
+    );
+    assert!(
+        f.rig.calls_by_instance("autoscaling").is_empty(),
+        "Auto Scaling calls with nothing to tidy"
     );
 
     // Node 3 dies: its etcd stops, its instance is terminated.
