@@ -52,17 +52,31 @@ pub async fn group_of_session(asg: &Client, session: &super::Session) -> Result<
 
 /// The group `instance_id` belongs to; `None` when it is in none.
 pub async fn group_of(asg: &Client, instance_id: &str) -> Result<Option<String>> {
+    Ok(place_of(asg, instance_id).await?.map(|p| p.group))
+}
+
+/// An instance's group and its lifecycle state there, as Auto Scaling
+/// reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub group: String,
+    /// InService, Terminating:Wait, Terminating, ...
+    pub lifecycle_state: String,
+}
+
+/// Where `instance_id` is: one DescribeAutoScalingInstances. `None` when
+/// it is in no group (any more: a terminated instance leaves it).
+pub async fn place_of(asg: &Client, instance_id: &str) -> Result<Option<Place>> {
     let out = asg
         .describe_auto_scaling_instances()
         .instance_ids(instance_id)
         .send()
         .await
         .map_err(|e| AwsError::new("DescribeAutoScalingInstances", instance_id, e))?;
-    Ok(out
-        .auto_scaling_instances()
-        .first()
-        .and_then(|i| i.auto_scaling_group_name())
-        .map(str::to_string))
+    Ok(out.auto_scaling_instances().first().map(|i| Place {
+        group: i.auto_scaling_group_name().unwrap_or_default().to_string(),
+        lifecycle_state: i.lifecycle_state().unwrap_or_default().to_string(),
+    }))
 }
 
 /// Group `name` with its members.

@@ -45,16 +45,10 @@ impl Leaving {
 /// group, DescribeLifecycleHooks. `None`: the instance is in no group
 /// (any more: a terminated instance leaves it).
 pub async fn find(asg: &Client, instance_id: &str) -> Result<Option<Leaving>> {
-    let out = asg
-        .describe_auto_scaling_instances()
-        .instance_ids(instance_id)
-        .send()
-        .await
-        .map_err(|e| AwsError::new("DescribeAutoScalingInstances", instance_id, e))?;
-    let Some(me) = out.auto_scaling_instances().first() else {
+    let Some(place) = crate::aws::asg::place_of(asg, instance_id).await? else {
         return Ok(None);
     };
-    let group = me.auto_scaling_group_name().unwrap_or_default().to_string();
+    let group = place.group;
     let hooks = asg
         .describe_lifecycle_hooks()
         .auto_scaling_group_name(&group)
@@ -74,7 +68,7 @@ pub async fn find(asg: &Client, instance_id: &str) -> Result<Option<Leaving>> {
     Ok(Some(Leaving {
         instance_id: instance_id.to_string(),
         group,
-        lifecycle_state: me.lifecycle_state().unwrap_or_default().to_string(),
+        lifecycle_state: place.lifecycle_state,
         hook,
     }))
 }
