@@ -144,10 +144,10 @@ impl Cluster {
         Ok(())
     }
 
-    /// The status of each member that answers at `urls` (asked at once,
-    /// each bounded).
-    pub async fn statuses(&self, urls: &[String]) -> Vec<super::survey::Status> {
-        Survey::of(urls, self.tls.clone())
+    /// The status of each of `members` that answers (asked at once, each
+    /// bounded).
+    pub async fn statuses(&self, members: &[MemberInfo]) -> Vec<super::survey::Status> {
+        Survey::of(&client_urls(members), self.tls.clone())
             .await
             .answering()
             .into_iter()
@@ -259,13 +259,18 @@ impl Cluster {
     /// client URLs (asked at once, each bounded). A member this instance
     /// could not ask does not count as healthy.
     pub async fn healthy_voting(&self, members: &[MemberInfo]) -> usize {
-        let urls: Vec<String> = members
-            .iter()
-            .filter(|m| !m.is_learner)
-            .filter_map(|m| m.client_urls.first().cloned())
-            .collect();
+        let urls = client_urls(members.iter().filter(|m| !m.is_learner));
         Survey::of(&urls, self.tls.clone()).await.answering().len()
     }
+}
+
+/// Where each member is asked: its first client URL (a member added but
+/// never started has none).
+pub fn client_urls<'a>(members: impl IntoIterator<Item = &'a MemberInfo>) -> Vec<String> {
+    members
+        .into_iter()
+        .filter_map(|m| m.client_urls.first().cloned())
+        .collect()
 }
 
 /// How long a leaver's turn lasts at most (seconds).

@@ -17,7 +17,7 @@
 //! joining again this boot, and the data directory is moved aside once
 //! the local etcd has stopped (a removed member stops by itself).
 
-use super::cluster::{is_transient, Cluster, MemberInfo};
+use super::cluster::{client_urls, is_transient, Cluster, MemberInfo};
 use super::options::Options;
 use super::setup::{setup, Setup};
 use super::survey::{Status, Survey};
@@ -310,7 +310,7 @@ async fn pass(
             // Decide again in this turn: another leaver may have gone
             // between the look and the turn.
             let members = c.members().await?;
-            let statuses = c.statuses(&client_urls(&members)).await;
+            let statuses = c.statuses(&members).await;
             let again = decide(&LeaveFacts {
                 my_peer_url: &s.me.peer_url,
                 members: &members,
@@ -354,13 +354,6 @@ fn name_of(members: &[MemberInfo], id: u64) -> String {
         .map(|m| m.name.clone())
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| format!("{id:x}"))
-}
-
-fn client_urls(members: &[MemberInfo]) -> Vec<String> {
-    members
-        .iter()
-        .filter_map(|m| m.client_urls.first().cloned())
-        .collect()
 }
 
 /// The cluster as this member sees it, else as the peers do; `None` when
