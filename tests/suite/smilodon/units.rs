@@ -258,3 +258,166 @@ async fn etcd_runs_as_its_node_on_the_enis_address() {
     let out = manager.systemctl(&["stop", "etcd.service"]);
     assert!(out.status.success());
 }
+
+/// Issue 21, a spare wired as the README says (the spare drop-in and
+/// `mooring-smilodon-spare@zookeeper.timer`, verbatim, its period shortened
+/// to 2 s by a drop-in) under a real systemd manager: while every pair is
+/// held the timer's tries leave ZooKeeper skipped; once the holder releases
+/// its pair, the next try (at most two periods later) claims it, mounts it
+/// with the holder's data and starts ZooKeeper; then the tries stop.
+#[tokio::test]
+async fn a_spare_timer_takes_a_freed_pair_and_starts_the_service() {
+    let f = Fixture::new();
+    let pair = f.pair("3", AZ).await;
+    let spare = f.node(AZ);
+    let manager = manager_for(&spare);
+    // The holder mounts after the spare's manager has its own mount
+    // namespace (another machine's mount must not pin the volume there).
+    let holder = f.node(AZ);
+    let mp = holder.mountpoint();
+    let out = holder.run(&["--mountpoint", mp.to_str().unwrap(), "--mkfs", "ext4"]);
+    assert!(out.status.success(), "{}", rig::tool::describe(&out));
+    std::fs::write(mp.join("data"), "node 3's state\n").unwrap();
+    manager.install(
+        "zookeeper.service.d/mooring-smilodon-attach-spare.conf",
+        &std::fs::read_to_string(dropin(
+            "zookeeper.service.d/mooring-smilodon-attach-spare.conf.example",
+        ))
+        .unwrap(),
+    );
+    // The idle record where the spare unit's condition looks for it: the
+    // manager's own /run.
+    let extra = "Environment=MOORING_RUN_DIR=/run/mooring\nStandardError=append:%h/zk.err\nExecStartPost=/bin/sh -c 'cat \"$NODE_MOUNTPOINT/data\" > %h/data'\n";
+    manager.install(
+        "zookeeper.service.d/zz-test.conf",
+        &test_conf(&spare, extra),
+    );
+    for unit in [
+        "mooring-smilodon-spare@.service",
+        "mooring-smilodon-spare@.timer",
+    ] {
+        let text = std::fs::read_to_string(rig::repo_root().join("units").join(unit)).unwrap();
+        manager.install(unit, &text);
+    }
+    let tries = manager.path("spare-tries");
+    manager.install(
+        "mooring-smilodon-spare@.service.d/test.conf",
+        &format!(
+            "[Service]\nEnvironment=MOORING_SYSTEMCTL_SCOPE=--user\nExecStartPre=/bin/sh -c 'echo try >> {}'\n",
+            tries.display()
+        ),
+    );
+    manager.install(
+        "mooring-smilodon-spare@.timer.d/test.conf",
+        "[Timer]\nOnBootSec=\nOnActiveSec=1s\nOnUnitInactiveSec=2s\nRandomizedDelaySec=1s\nAccuracySec=100ms\n",
+    );
+    let count = || {
+        std::fs::read_to_string(&tries)
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    };
+
+    let wait_for = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+        while !done() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what} within 90 s ({} tries; {}): {}\n{}\n{}",
+                count(),
+                std::fs::read_to_string(manager.path("zk.err")).unwrap_or_default(),
+                String::from_utf8_lossy(
+                    &manager
+                        .systemctl(&[
+                            "show",
+                            "mooring-smilodon-spare@zookeeper.service",
+                            "-p",
+                            "ConditionResult,ConditionTimestamp,Result,InactiveEnterTimestamp,ActiveEnterTimestamp,ExecMainStatus,AssertResult,ConditionTimestampMonotonic"
+                        ])
+                        .stdout
+                ),
+                status(&manager),
+                String::from_utf8_lossy(
+                    &manager
+                        .systemctl(&[
+                            "status",
+                            "mooring-smilodon-spare@zookeeper.service",
+                            "mooring-smilodon-spare@zookeeper.timer"
+                        ])
+                        .stdout
+                )
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    // Boot: timers.target comes first, so the timer's first elapse finds
+    // no idle record yet (the timer goes on); then ZooKeeper's start finds
+    // no free pair: a spare.
+    manager.start_ok(
+        "mooring-smilodon-spare@zookeeper.timer",
+        "mooring-smilodon-spare@zookeeper.timer",
+    );
+    let spare_unit = "mooring-smilodon-spare@zookeeper.service";
+    let checked = || manager.property(spare_unit, "ConditionTimestampMonotonic");
+    wait_for("the timer's first elapse", &|| checked() != "0");
+    assert_eq!(manager.property(spare_unit, "ConditionResult"), "no");
+    let _ = manager.systemctl(&["start", "zookeeper.service"]);
+    assert_eq!(
+        manager.property("zookeeper.service", "ActiveState"),
+        "inactive",
+        "{}",
+        status(&manager)
+    );
+    // Two tries while the pair is held: still a spare.
+    wait_for("two tries", &|| {
+        count() >= 2
+            && manager.property("mooring-smilodon-spare@zookeeper.service", "ActiveState")
+                != "activating"
+    });
+    assert!(
+        !manager.path("started").exists(),
+        "a spare started ZooKeeper"
+    );
+    assert_eq!(
+        f.volume_holder(&pair.volume_id).await.as_deref(),
+        Some(holder.inst.id.as_str())
+    );
+
+    // The holder leaves.
+    let out = holder.run(&[
+        "--mountpoint",
+        mp.to_str().unwrap(),
+        "release",
+        "--when",
+        "always",
+    ]);
+    assert!(out.status.success(), "{}", rig::tool::describe(&out));
+    let released_at = count();
+    wait_for("ZooKeeper started on the spare", &|| {
+        manager.property("zookeeper.service", "ActiveState") == "active"
+    });
+    let took = count() - released_at;
+    assert!(took <= 2, "{took} tries after the release");
+    assert_eq!(
+        std::fs::read_to_string(manager.path("data")).unwrap(),
+        "node 3's state\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(manager.path("started"))
+            .unwrap()
+            .split_whitespace()
+            .next(),
+        Some("3")
+    );
+    assert_eq!(
+        f.volume_holder(&pair.volume_id).await.as_deref(),
+        Some(spare.inst.id.as_str())
+    );
+    // Holding a pair, the spare's condition fails: the next elapse
+    // starts nothing.
+    let held_at = count();
+    let last = checked();
+    wait_for("the timer's next elapse", &|| {
+        checked() != last && manager.property(spare_unit, "ConditionResult") == "no"
+    });
+    assert_eq!(count(), held_at, "a try while holding a pair");
+}
