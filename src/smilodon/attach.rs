@@ -8,6 +8,7 @@ use super::cli::{validate, Cli, WhenNone};
 use super::node;
 use super::pairs::{self, Inventory, Standing};
 use super::report::AttachReport;
+use super::spare;
 use crate::aws::enis::{self, describe_enis};
 use crate::aws::filter::FilterSpec;
 use crate::aws::volumes::{self, describe_volumes};
@@ -57,10 +58,29 @@ pub async fn attach(cli: &Cli) -> Result<AttachReport> {
     // A spare's later tries (its timer) are not first runs: it looked
     // already this boot (the idle record), and a pair freed later is
     // anyone's, not a rank's.
-    let idle_record = common.run_dir.join("smilodon-attach.idle");
-    let first_run = !common.dry_run && !cli.env_file.exists() && !idle_record.exists();
+    let idle_record = spare::path(&common.run_dir);
+    let spare_record = spare::read(&idle_record);
+    let first_run = !common.dry_run && !cli.env_file.exists() && spare_record.is_none();
+    // A spare's retry (its timer's) that backs off after tries that could
+    // not ask EC2 (see spare).
+    let retry = spare_record.filter(|_| cli.when_none == WhenNone::Idle && !common.dry_run);
+    if let Some(r) = retry.filter(|r| !spare::may_ask(r, spare::now_secs())) {
+        log::info!(
+            "{me} is a spare backing off after {} tries in a row that could not ask EC2; \
+             the next try asks in {} s",
+            r.failures,
+            r.retry_after.saturating_sub(spare::now_secs())
+        );
+        return Ok(AttachReport {
+            instance_id: me,
+            availability_zone: az,
+            outcome: "idle".into(),
+            dry_run: common.dry_run,
+            ..AttachReport::default()
+        });
+    }
     let throttled = crate::turn::wait_unranked(&me);
-    let (vols, nics) = deadline
+    let looked = deadline
         .run("volumes and ENIs with a NodeID", async {
             if first_run {
                 crate::turn::first_look(&session.aws, &me, look, throttled).await
@@ -68,7 +88,22 @@ pub async fn attach(cli: &Cli) -> Result<AttachReport> {
                 look(ec2.clone()).await
             }
         })
-        .await?;
+        .await;
+    let (vols, nics) = match (looked, retry) {
+        (Ok(found), _) => found,
+        (Err(e), Some(r)) => {
+            let next = spare::after_failure(r, spare::now_secs());
+            if let Err(w) = spare::write(&idle_record, &next) {
+                log::warn!("{w:#}");
+            }
+            return Err(e.context(format!(
+                "a spare's try could not ask EC2 ({} in a row; the next asks in {} s)",
+                next.failures,
+                spare::backoff(next.failures)
+            )));
+        }
+        (Err(e), None) => return Err(e),
+    };
     let mine_raw: Vec<(String, String)> = vols
         .iter()
         .filter(|v| v.attached_to(&me))
@@ -160,8 +195,7 @@ pub async fn attach(cli: &Cli) -> Result<AttachReport> {
             WhenNone::Idle => {
                 log::info!("{why}; idle (a spare)");
                 if !common.dry_run {
-                    crate::fsutil::atomic_write(&idle_record, b"idle\n", 0o644)
-                        .with_context(|| format!("writing {}", idle_record.display()))?;
+                    spare::write(&idle_record, &spare::SpareRecord::default())?;
                 }
                 Ok(report)
             }

@@ -21,6 +21,7 @@ pub mod leave;
 pub mod node;
 pub mod pairs;
 mod report;
+pub mod spare;
 
 pub use attach::attach;
 pub use cli::{Cli, WhenNone};

@@ -240,3 +240,73 @@ async fn a_release_killed_at_every_call_and_rerun_frees_the_whole_pair() {
         }
     }
 }
+
+/// A spare whose try cannot ask EC2 (throttled past every retry) backs
+/// off: the next tries make no EC2 call until the wait recorded in its
+/// idle record has passed (time is moved by rewriting the record); the
+/// try after it asks again and, finding a freed pair, takes it and stops
+/// being a spare. A try that asked resets the count.
+#[tokio::test]
+async fn a_spare_backs_off_after_tries_that_could_not_ask() {
+    let f = Fixture::new();
+    let pair = f.pair("0", AZ).await;
+    let nodes = group(&f, "zk-backoff", 2);
+    let codes: Vec<Option<i32>> = nodes.iter().map(|n| attach_or_idle(n).0).collect();
+    let spare = &nodes[codes.iter().position(|c| *c == Some(8)).expect("a spare")];
+    let holder = &nodes[codes.iter().position(|c| *c == Some(0)).expect("a holder")];
+    let record = spare.dir.join("run/smilodon-attach.idle");
+    let read = || -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap()
+    };
+    assert_eq!(read()["failures"], 0);
+
+    f.rig
+        .faults(json!([{"match": "DescribeVolumes", "times": 100, "fault": "throttle"}]));
+    let mp = spare.mountpoint();
+    let args = [
+        "--mountpoint",
+        mp.to_str().unwrap(),
+        "--mkfs",
+        "ext4",
+        "--when-none",
+        "idle",
+    ];
+    let out = spare.run(&args);
+    assert!(
+        !matches!(out.status.code(), Some(0 | 8)),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("1 in a row; the next asks in 60 s"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(read()["failures"], 1);
+    f.rig.faults(json!([]));
+
+    // Backing off: idle, and no call at all.
+    f.rig.calls(true);
+    let (code, r) = attach_or_idle(spare);
+    assert_eq!(code, Some(8), "{r}");
+    assert!(
+        f.rig.calls(false).0.is_empty(),
+        "a try while backing off asked EC2"
+    );
+
+    // The holder leaves; once the wait has passed the spare asks and takes
+    // the pair.
+    scale_in(&f, holder).await;
+    assert_eq!(release(holder)["result"], "released");
+    let mut r = read();
+    r["retry_after"] = json!(0);
+    std::fs::write(&record, r.to_string()).unwrap();
+    let (code, r) = attach_or_idle(spare);
+    assert_eq!(code, Some(0), "{r}");
+    assert_eq!(r["node_id"], "0", "{r}");
+    assert!(!record.exists(), "a holder is no spare");
+    assert_eq!(
+        f.volume_holder(&pair.volume_id).await.as_deref(),
+        Some(spare.inst.id.as_str())
+    );
+}
