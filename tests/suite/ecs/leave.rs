@@ -142,3 +142,109 @@ async fn a_scaled_in_host_is_drained_then_deregistered() {
     let out = tool.run(&args);
     assert_eq!(json(&out)["result"], "not-registered", "{}", describe(&out));
 }
+
+/// `leave` SIGKILLed before and after each of its AWS calls (a host with
+/// no tasks left, scaled in) and run again: the rerun ends the host
+/// deregistered — `left`, or `not-registered` when the kill came after
+/// the deregistration — and no other container instance is touched.
+#[tokio::test]
+async fn a_leave_killed_at_every_call_and_rerun_ends_deregistered() {
+    let dir = temp_dir("ecs-leave-kill");
+    let rig = Rig::start();
+    let ecs = rig.ecs();
+    // A bystander that must stay registered throughout.
+    let bystander = rig.instance(json!({}));
+    rig.control(
+        "/_rig/ecs_register",
+        json!({ "cluster": CLUSTER, "instance_id": bystander.id }),
+    );
+    let args = [
+        "leave",
+        "--cluster",
+        CLUSTER,
+        "--output",
+        "json",
+        "--timeout",
+        "60",
+    ];
+    // (moto ignores ListContainerInstances' filter: each is described.)
+    let registered = |id: String| {
+        let ecs = ecs.clone();
+        async move {
+            let arns = ecs
+                .list_container_instances()
+                .cluster(CLUSTER)
+                .send()
+                .await
+                .unwrap()
+                .container_instance_arns()
+                .to_vec();
+            if arns.is_empty() {
+                return 0;
+            }
+            ecs.describe_container_instances()
+                .cluster(CLUSTER)
+                .set_container_instances(Some(arns))
+                .send()
+                .await
+                .unwrap()
+                .container_instances()
+                .iter()
+                .filter(|c| c.ec2_instance_id() == Some(id.as_str()))
+                .count()
+        }
+    };
+    let round = |name: String| {
+        let rig = &rig;
+        let dir = dir.path().join(&name);
+        async move {
+            let inst = rig
+                .asg(json!({
+                    "name": name, "size": 1,
+                    "termination_hook": {"name": "drain", "timeout": 300},
+                }))
+                .remove(0);
+            rig.control(
+                "/_rig/ecs_register",
+                json!({ "cluster": CLUSTER, "instance_id": inst.id }),
+            );
+            rig.autoscaling()
+                .set_desired_capacity()
+                .auto_scaling_group_name(&name)
+                .desired_capacity(0)
+                .send()
+                .await
+                .unwrap();
+            std::fs::create_dir_all(&dir).unwrap();
+            let tool = Tool::new(BIN, rig, &inst, &dir);
+            (inst, tool)
+        }
+    };
+    let (_, probe) = round("ecs-kill-probe".into()).await;
+    rig.calls(true);
+    let out = probe.run(&args);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(json(&out)["result"], "left");
+    let calls = rig.calls(true).0.len();
+    assert!(calls >= 3, "{calls}");
+    for k in 0..calls {
+        for fault in ["kill_before", "kill_after"] {
+            let (inst, tool) = round(format!("ecs-kill-{k}-{fault}")).await;
+            let child = tool.spawn_stopped(&args);
+            rig.faults(json!([{ "skip": k, "times": 1, "fault": fault, "pid": child.id() }]));
+            rig::tool::resume(&child);
+            let out = child.wait_with_output().unwrap();
+            rig.faults(json!([]));
+            assert!(!out.status.success(), "{fault} at {k}: {}", describe(&out));
+            let out = tool.run(&args);
+            assert!(out.status.success(), "{fault} at {k}: {}", describe(&out));
+            let r = json(&out);
+            assert!(
+                r["result"] == "left" || r["result"] == "not-registered",
+                "{fault} at {k}: {r}"
+            );
+            assert_eq!(registered(inst.id.clone()).await, 0, "{fault} at {k}");
+            assert_eq!(registered(bystander.id.clone()).await, 1, "{fault} at {k}");
+        }
+    }
+}
