@@ -11,6 +11,8 @@
 //! - `leave` (ExecStop= of mooring-etcd-leave.service): this member out of
 //!   the cluster when the group terminates its instance; see [`leave`].
 //! - `tidy` (a timer): the leader removes members that are gone; [`tidy`].
+//! - `snapshot` (a timer): the leader's backups in S3, and `snapshots`;
+//!   [`snapshot`].
 //!
 //! Peers come from EC2 ([`peers`]); etcd is asked through [`cluster`].
 
@@ -23,6 +25,7 @@ pub mod peers;
 pub mod prepare;
 pub mod promote;
 pub mod setup;
+pub mod snapshot;
 pub mod survey;
 pub mod tidy;
 pub mod tls;
@@ -72,6 +75,16 @@ pub enum Command {
         #[command(flatten)]
         tidy: tidy::TidyArgs,
     },
+    /// On the leader only: stream a snapshot to S3 when the store moved
+    /// since the newest one, keep --retain (etcd-member-snapshot.timer).
+    Snapshot {
+        #[command(flatten)]
+        options: Options,
+        #[command(flatten)]
+        snapshot: snapshot::SnapshotArgs,
+    },
+    /// List this cluster's snapshots in S3, newest first.
+    Snapshots(Options),
 }
 
 /// The program's main: `args` as the process got them, its name first
@@ -92,6 +105,11 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Tidy { options, tidy } => {
             print_report(&tidy::tidy(&cli.common, &options, &tidy).await?, format)
         }
+        Command::Snapshot { options, snapshot } => print_report(
+            &snapshot::snapshot(&cli.common, &options, &snapshot).await?,
+            format,
+        ),
+        Command::Snapshots(o) => print_report(&snapshot::snapshots(&cli.common, &o).await?, format),
     }
     Ok(())
 }

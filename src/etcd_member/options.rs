@@ -115,4 +115,16 @@ pub struct Options {
     /// member directly.
     #[arg(long, env = "ETCD_PREPARE_LEARNER", default_value_t = true, action = clap::ArgAction::Set)]
     pub learner: bool,
+
+    /// The S3 bucket of this cluster's snapshots (snapshot, snapshots).
+    #[arg(long, env = "ETCD_PREPARE_SNAPSHOT_BUCKET")]
+    pub snapshot_bucket: Option<String>,
+
+    /// Where in the bucket: snapshots go under PREFIX/CLUSTER/.
+    #[arg(
+        long,
+        env = "ETCD_PREPARE_SNAPSHOT_PREFIX",
+        default_value = "etcd-snapshots"
+    )]
+    pub snapshot_prefix: String,
 }

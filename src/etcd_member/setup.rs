@@ -87,12 +87,7 @@ pub async fn setup(common: &CommonArgs, o: &Options) -> Result<Setup> {
     let cluster_name = match (&o.cluster, &group) {
         (Some(c), _) => c.clone(),
         (None, Some(g)) => g.name.clone(),
-        (None, None) => session.tag(&o.cluster_tag).await?.ok_or_else(|| {
-            bad_input(format!(
-                "{} has no tag {} in its instance metadata (are instance-metadata tags on?); pass --cluster",
-                me.name, o.cluster_tag
-            ))
-        })?,
+        (None, None) => tagged_cluster(&session, o).await?,
     };
     let initial_size = o
         .initial_size
@@ -111,6 +106,39 @@ pub async fn setup(common: &CommonArgs, o: &Options) -> Result<Setup> {
         peer_scheme,
         client_scheme,
         deadline,
+    })
+}
+
+/// The cluster's name without the peers: --cluster, else the group's name
+/// (--peers asg: one Auto Scaling call unless metadata tags name it), else
+/// the cluster tag (instance metadata).
+pub async fn cluster_name(session: &Session, o: &Options) -> Result<String> {
+    let name = match (&o.cluster, o.peers) {
+        (Some(c), _) => c.clone(),
+        (None, PeerSource::Asg) => {
+            let asg = aws_sdk_autoscaling::Client::new(&session.aws.sdk_config);
+            crate::aws::asg::group_of_session(&asg, session)
+                .await?
+                .ok_or_else(|| {
+                    bad_input(format!(
+                        "{} is not in an Auto Scaling group; pass --cluster",
+                        session.instance_id()
+                    ))
+                })?
+        }
+        (None, PeerSource::Tag) => tagged_cluster(session, o).await?,
+    };
+    validate_cluster_name(&name)?;
+    Ok(name)
+}
+
+async fn tagged_cluster(session: &Session, o: &Options) -> Result<String> {
+    session.tag(&o.cluster_tag).await?.ok_or_else(|| {
+        bad_input(format!(
+            "{} has no tag {} in its instance metadata (are instance-metadata tags on?); pass --cluster",
+            session.instance_id(),
+            o.cluster_tag
+        ))
     })
 }
 

@@ -25,6 +25,9 @@ pub struct Status {
     pub raft_index: u64,
     pub raft_term: u64,
     pub is_learner: bool,
+    /// The key-value store's revision on this member.
+    pub revision: i64,
+    pub cluster_id: u64,
 }
 
 /// What asking one endpoint showed.
@@ -120,6 +123,8 @@ pub async fn ask(url: &str, tls: Tls) -> Answer {
             raft_index: s.raft_index(),
             raft_term: s.raft_term(),
             is_learner: s.is_learner(),
+            revision: s.header().map(|h| h.revision()).unwrap_or(0),
+            cluster_id: s.header().map(|h| h.cluster_id()).unwrap_or(0),
         }),
     }
 }

@@ -232,6 +232,8 @@ mod tests {
             raft_index: 1,
             raft_term: 1,
             is_learner: false,
+            revision: 1,
+            cluster_id: 1,
         }
     }
 

@@ -20,6 +20,8 @@ fn status(id: u64, leader: u64, index: u64) -> Status {
         raft_index: index,
         raft_term: 2,
         is_learner: false,
+        revision: 1,
+        cluster_id: 1,
     }
 }
 

@@ -52,6 +52,38 @@ def access_key_of(instance_id):
     return "AKIA" + instance_id.replace("-", "").upper()
 
 
+def s3_action(method, path, headers):
+    """The S3 operation of a path-style REST request (/bucket[/key][?query])."""
+    url = urllib.parse.urlsplit(path)
+    query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+    has_key = len(url.path.strip("/").split("/", 1)) == 2
+    if method == "GET":
+        if has_key:
+            return "GetObject"
+        if "uploads" in query:
+            return "ListMultipartUploads"
+        return "ListObjectsV2" if "list-type" in query else "ListObjects"
+    if method == "HEAD":
+        return "HeadObject" if has_key else "HeadBucket"
+    if method == "PUT":
+        if "uploadId" in query:
+            return "UploadPart"
+        if not has_key:
+            return "CreateBucket"
+        return "CopyObject" if headers.get("x-amz-copy-source") else "PutObject"
+    if method == "POST":
+        if "uploads" in query:
+            return "CreateMultipartUpload"
+        if "uploadId" in query:
+            return "CompleteMultipartUpload"
+        return "DeleteObjects" if "delete" in query else "PostObject"
+    if method == "DELETE":
+        if "uploadId" in query:
+            return "AbortMultipartUpload"
+        return "DeleteObject" if has_key else "DeleteBucket"
+    return method
+
+
 def credential_scope(headers):
     """(access key, service) of a signed request's credential scope
     ("Credential=KEY/DATE/REGION/SERVICE/aws4_request"); ("", "?") unsigned."""
@@ -158,20 +190,35 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         self.handle_any("POST")
 
+    def do_PUT(self):
+        self.handle_any("PUT")
+
+    def do_DELETE(self):
+        self.handle_any("DELETE")
+
+    def do_HEAD(self):
+        self.handle_any("HEAD")
+
     def handle_any(self, method):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         if self.path.startswith("/_rig/"):
             return self.control(method, body)
-        params = urllib.parse.parse_qs(body.decode(errors="replace"))
-        if os.environ.get("RIG_TRACE"):  # RIG_TRACE=1: log every request body
-            state.log(body.decode(errors="replace"))
-        action = (params.get("Action") or [None])[0]
+        key, service = credential_scope(self.headers)
+        if service == "s3":
+            # REST: the action is in the method, path and query; the body
+            # is an object's bytes.
+            params = {}
+            action = s3_action(method, self.path, self.headers)
+        else:
+            params = urllib.parse.parse_qs(body.decode(errors="replace"))
+            if os.environ.get("RIG_TRACE"):  # RIG_TRACE=1: log every request body
+                state.log(body.decode(errors="replace"))
+            action = (params.get("Action") or [None])[0]
         if action is None:
             # JSON protocols (ECS) name the action in X-Amz-Target.
             target = self.headers.get("X-Amz-Target") or "?"
             action = target.rsplit(".", 1)[-1]
-        key, service = credential_scope(self.headers)
         with state.LOCK:
             rule = pick_fault(action)
             fault = rule["fault"] if rule else None
@@ -195,7 +242,7 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
         refused = iam_access.policy_refusal(service, action, params)
         if refused:
             return self.send_raw(*refused)
-        if fault is None and moto_server.STATE_READS.get(body) is not None:
+        if service != "s3" and fault is None and moto_server.STATE_READS.get(body) is not None:
             # Answered from what was kept, without moto (see serialised).
             status, headers, resp = self.forward(method, body)
             return self.send_raw(status, resp, headers)
@@ -210,7 +257,15 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
         if fault == "kill_after":
             os.kill(rule["pid"], signal.SIGKILL)
             return self.drop()
+        if method == "HEAD":
+            return self.send_head(status, headers)
         self.send_raw(status, resp, headers)
+
+    def send_head(self, status, headers):
+        """A HEAD answer: the object's length, no body."""
+        head = [f"HTTP/1.1 {status} {http.client.responses.get(status, '')}"]
+        head += [f"{k}: {v}" for k, v in headers]
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode())
 
     def client_gone(self):
         """The caller closed its connection (its attempt timed out)."""
@@ -234,8 +289,9 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
         conn.request(method, self.path, body=body, headers=headers)
         r = conn.getresponse()
         data = r.read()
-        keep = [(k, v) for k, v in r.getheaders()
-                if k.lower() not in ("content-length", "connection", "transfer-encoding")]
+        # A HEAD answer keeps the length of what it describes.
+        dropped = ("connection", "transfer-encoding") + (() if method == "HEAD" else ("content-length",))
+        keep = [(k, v) for k, v in r.getheaders() if k.lower() not in dropped]
         conn.close()
         return r.status, keep, data
 

@@ -262,6 +262,15 @@ impl Rig {
         aws_sdk_ecs::Client::new(&self.moto_config())
     }
 
+    /// S3 on moto (path-style: a bucket in the host name would not
+    /// resolve here).
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::config::Builder::from(&self.moto_config())
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
     /// Replace the fault rules. A rule: {"match": "AttachVolume" (optional),
     /// "skip": N, "times": K, "fault": throttle|error500|drop|drop_after|
     /// kill_before|kill_after|steal, "pid": P (for kill_*), "instance_id":

@@ -5,6 +5,7 @@
 mod iam;
 mod membership;
 mod scale_in;
+mod snapshot;
 mod units;
 
 use rig::tool::{describe, json, Tool};
