@@ -158,3 +158,64 @@ async fn the_leave_target_runs_the_etcd_leave_step_on_scale_in() {
     );
     drop(manager);
 }
+
+/// etcd-member-snapshot.service as shipped, under a real systemd manager
+/// (the bucket set by an admin's drop-in): started on a one-member
+/// cluster's leader, it uploads one snapshot and ends `inactive`/success;
+/// started again with no write, it uploads nothing.
+#[tokio::test]
+async fn the_snapshot_service_uploads_from_the_leader() {
+    let mut f = Fixture::new("snap-unit", 1);
+    f.bootstrap(1).await;
+    f.put(0, "k", "v").await;
+    let s3 = f.rig.s3();
+    s3.create_bucket().bucket("snap-unit").send().await.unwrap();
+    let manager = UserManager::start_with(&[("etcd-member-prepare", Path::new(BIN))]);
+    let unit = "etcd-member-snapshot.service";
+    manager.install(
+        unit,
+        &std::fs::read_to_string(rig::repo_root().join("units").join(unit)).unwrap(),
+    );
+    manager.install(
+        "etcd-member-snapshot.timer",
+        &std::fs::read_to_string(rig::repo_root().join("units/etcd-member-snapshot.timer"))
+            .unwrap(),
+    );
+    let env = f.nodes[0].tool.systemd_environment();
+    let args: Vec<String> = f.args(0, "snapshot").into_iter().skip(1).collect();
+    let log = f.dir.path().join("snapshot.log");
+    manager.install(
+        "etcd-member-snapshot.service.d/test.conf",
+        &format!(
+            "[Service]\n{env}Environment=ETCD_PREPARE_SNAPSHOT_BUCKET=snap-unit\nEnvironment=\"ETCD_MEMBER_PREPARE_ARGS={}\"\nStandardError=append:{}\n",
+            args.join(" "),
+            log.display()
+        ),
+    );
+    let count = || async {
+        s3.list_objects_v2()
+            .bucket("snap-unit")
+            .send()
+            .await
+            .unwrap()
+            .contents()
+            .len()
+    };
+    for expected in [1, 1] {
+        manager.start_ok(unit, unit);
+        assert_eq!(manager.property(unit, "Result"), "success");
+        assert_eq!(
+            count().await,
+            expected,
+            "{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("nothing to upload"),
+        "the second start uploaded"
+    );
+    drop(manager);
+}

@@ -139,6 +139,8 @@ fn deb_installs_answers_verifies_and_purges_clean() {
             "mooring-smilodon-spare@zookeeper.timer",
             "etcd-member-tidy.service",
             "etcd-member-tidy.timer",
+            "etcd-member-snapshot.service",
+            "etcd-member-snapshot.timer",
             "etcd.service",
             "zookeeper.service",
             "portworx.service",
@@ -152,7 +154,13 @@ fn deb_installs_answers_verifies_and_purges_clean() {
     assert!(said.is_empty(), "systemd-analyze verify: {stderr}");
 
     // Nothing enabled: no link anywhere under /etc/systemd names our units.
-    let ours = ["ebs-grow", "ecs-node-guard", "mooring-", "etcd-member-tidy"];
+    let ours = [
+        "ebs-grow",
+        "ecs-node-guard",
+        "mooring-",
+        "etcd-member-tidy",
+        "etcd-member-snapshot",
+    ];
     let enabled = run_ok("find", &["/etc/systemd", "-type", "l"]);
     for link in enabled.lines() {
         let target = std::fs::read_link(link).unwrap_or_default();
