@@ -1,4 +1,4 @@
-//! `etcd-member-prepare snapshot` and `snapshots`: the cluster's backups in S3.
+//! `etcd-member-prepare snapshot` and `snapshots`: backups in S3.
 //!
 //! `snapshot` runs from a timer on every member; only the leader acts, so
 //! one object is made per period. Facts first, all cheap: the local
