@@ -208,7 +208,7 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
         if service == "s3":
             # REST: the action is in the method, path and query; the body
             # is an object's bytes.
-            params = {}
+            params = {"_path": [self.path]}
             action = s3_action(method, self.path, self.headers)
         else:
             params = urllib.parse.parse_qs(body.decode(errors="replace"))

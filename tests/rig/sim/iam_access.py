@@ -18,6 +18,7 @@ operator, key or call it does not model is refused with the reason.
 import fnmatch
 import json
 import secrets
+import urllib.parse
 
 from . import control_api
 from . import fault_proxy
@@ -104,10 +105,35 @@ def creation_tags(params, resource_type):
     return tags
 
 
+# The IAM action S3 authorises each operation as (the Service
+# Authorization Reference): a multipart upload's steps are s3:PutObject.
+S3_IAM_ACTIONS = {
+    "ListObjectsV2": "ListBucket", "ListObjects": "ListBucket", "HeadObject": "GetObject",
+    "CreateMultipartUpload": "PutObject", "UploadPart": "PutObject",
+    "CompleteMultipartUpload": "PutObject",
+}
+
+
+def s3_acted_on(action, path):
+    """S3: the bucket (ListBucket, with s3:prefix) or the object's ARN."""
+    url = urllib.parse.urlsplit(path)
+    bucket, _, key = url.path.lstrip("/").partition("/")
+    iam_action = S3_IAM_ACTIONS.get(action, action)
+    if iam_action == "ListBucket":
+        query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+        prefix = (query.get("prefix") or [""])[0]
+        return [(iam_action, f"arn:aws:s3:::{bucket}", {}, None, {"s3:prefix": prefix})]
+    if iam_action in ("PutObject", "GetObject", "DeleteObject", "AbortMultipartUpload"):
+        return [(iam_action, f"arn:aws:s3:::{bucket}/{urllib.parse.unquote(key)}", {}, None, {})]
+    raise PolicyUnmodelled(f"s3:{action}")
+
+
 def acted_on(service, action, params):
     """[(action, resource ARN, resource tags, request tags, extra context)]
     that EC2 would authorise for this call."""
     one = lambda k: params[k][0]  # noqa: E731
+    if service == "s3":
+        return s3_acted_on(action, one("_path"))
     be = state.backend()
     if service == "ecs" or action.startswith(("Describe", "List")):
         return [(action, "*", {}, None, {})]
@@ -173,7 +199,7 @@ def condition_holds(operator, key, expected, ctx):
             set_op, operator = prefix, operator[len(prefix):]
     if_exists = operator.endswith("IfExists")
     operator = operator[: -len("IfExists")] if if_exists else operator
-    if key not in ("aws:TagKeys", "ec2:CreateAction") and not key.startswith(("aws:RequestTag/", "aws:ResourceTag/")):
+    if key not in ("aws:TagKeys", "ec2:CreateAction", "s3:prefix") and not key.startswith(("aws:RequestTag/", "aws:ResourceTag/")):
         raise PolicyUnmodelled(f"condition key {key}")
     actual = ctx.get(key)
     wanted = as_list(expected)
@@ -225,12 +251,17 @@ def policy_refusal(service, action, params):
     """None when the role's real policy allows this call; else the error
     EC2 (or Auto Scaling) would answer. An action the policy does not grant
     at all is left to moto's enforcement."""
-    if IAM_POLICY is None or not grants(service, action):
+    if IAM_POLICY is None:
+        return None
+    # S3 names the action it refused, as S3 does ("no identity-based
+    # policy allows the s3:PutObject action"); moto says "Access Denied".
+    s3_ungranted = service == "s3" and not grants(service, S3_IAM_ACTIONS.get(action, action))
+    if not s3_ungranted and not grants(service, action):
         return None
     try:
         with state.LOCK:
             refused = [(a, arn) for a, arn, rtags, qtags, extra in acted_on(service, action, params)
-                       if not allowed(service, a, arn, rtags, qtags, extra)]
+                       if s3_ungranted or not allowed(service, a, arn, rtags, qtags, extra)]
     except PolicyUnmodelled as e:
         refused = [(action, f"(the rig does not model {e})")]
     if not refused:
@@ -239,6 +270,10 @@ def policy_refusal(service, action, params):
     message = f"You are not authorized to perform: {service}:{a} on resource: {arn}"
     if service == "ec2":
         return fault_proxy.ec2_error(403, "UnauthorizedOperation", message)
+    if service == "s3":
+        body = (f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code>'
+                f'<Message>{message}</Message><RequestId>{secrets.token_hex(8)}</RequestId></Error>')
+        return 403, body.encode()
     body = ('<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>'
             f'<Message>{message}</Message></Error><RequestId>{secrets.token_hex(8)}</RequestId></ErrorResponse>')
     return 403, body.encode()

@@ -6,6 +6,7 @@ mod iam;
 mod membership;
 mod scale_in;
 mod snapshot;
+mod snapshot_iam;
 mod units;
 
 use rig::tool::{describe, json, Tool};
