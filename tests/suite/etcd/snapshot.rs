@@ -212,3 +212,61 @@ async fn the_leader_uploads_a_snapshot_per_change_and_keeps_retain() {
     assert!(err.contains("no-such-bucket"), "{err}");
     assert!(err.contains("NoSuchBucket"), "{err}");
 }
+
+/// `snapshot` SIGKILLed before and after each of its S3 calls (a list, an
+/// upload, a deletion beyond --retain 1) and run again: the bucket ends
+/// with exactly the newest snapshot, and after every kill it still holds
+/// the newest one it held before (never deleted ahead of an upload).
+#[tokio::test]
+async fn a_snapshot_killed_at_every_s3_call_and_rerun_keeps_the_newest() {
+    let mut f = Fixture::new("snap", 1);
+    f.bootstrap(1).await;
+    make_bucket(&f).await;
+    let args: Vec<String> = f
+        .args(0, "snapshot")
+        .into_iter()
+        .chain(["--snapshot-bucket", BUCKET, "--retain", "1"].map(String::from))
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = || {
+        let out = f.nodes[0].tool.run(&args);
+        assert!(out.status.success(), "{}", describe(&out));
+        json(&out)
+    };
+    f.put(0, "k", "0").await;
+    assert_eq!(run()["result"], "uploaded");
+    f.put(0, "k", "1").await;
+    f.rig.calls(true);
+    assert_eq!(run()["result"], "uploaded");
+    let (calls, _) = f.rig.calls(true);
+    assert_eq!(calls, vec!["ListObjectsV2", "PutObject", "DeleteObject"]);
+    for k in 0..calls.len() {
+        for fault in ["kill_before", "kill_after"] {
+            let before = keys(&f).await;
+            assert_eq!(before.len(), 1, "{before:?}");
+            f.put(0, "k", &format!("{k}-{fault}")).await;
+            let child = f.nodes[0].tool.spawn_stopped(&args);
+            f.rig.faults(
+                serde_json::json!([{ "skip": k, "times": 1, "fault": fault, "pid": child.id() }]),
+            );
+            rig::tool::resume(&child);
+            let out = child.wait_with_output().unwrap();
+            f.rig.faults(serde_json::json!([]));
+            assert!(!out.status.success(), "{fault} at {k}: {}", describe(&out));
+            let after = keys(&f).await;
+            assert!(
+                after.contains(&before[0]) || (after.len() == 1 && after[0] > before[0]),
+                "{fault} at {k}: the newest went: {before:?} -> {after:?}"
+            );
+            let r = run();
+            assert!(
+                r["result"] == "uploaded" || r["result"] == "unchanged",
+                "{fault} at {k}: {r}"
+            );
+            let end = keys(&f).await;
+            assert_eq!(end.len(), 1, "{fault} at {k}: {end:?}");
+            assert_eq!(end[0], r["key"].as_str().unwrap(), "{fault} at {k}");
+            assert!(end[0] > before[0], "{fault} at {k}: not newer");
+        }
+    }
+}
