@@ -127,4 +127,9 @@ pub struct Options {
         default_value = "etcd-snapshots"
     )]
     pub snapshot_prefix: String,
+
+    /// etcdctl (etcd 3.4's; `snapshot restore` makes a restored member's
+    /// data directory).
+    #[arg(long, env = "ETCD_PREPARE_ETCDCTL", default_value = "etcdctl")]
+    pub etcdctl: PathBuf,
 }

@@ -14,6 +14,7 @@ use super::decide::{self, ClusterView, Decision, Facts};
 use super::join::{join, members_when_quorate, move_aside, remove_dead};
 use super::options::Options;
 use super::setup::{setup, Setup};
+use super::snapshot::restore::restore_if_any;
 use super::survey::Survey;
 use super::tls;
 use crate::cli::{CommonArgs, Report};
@@ -29,7 +30,8 @@ use std::time::Duration;
 #[derive(Debug, Clone, Serialize)]
 pub struct PrepareReport {
     pub name: String,
-    /// new, join, rejoin, restart (wait: a dry run that would wait)
+    /// new, restore, join, rejoin, restart (wait: a dry run that would
+    /// wait)
     pub decision: String,
     pub initial_cluster_state: String,
     pub initial_cluster: String,
@@ -39,6 +41,9 @@ pub struct PrepareReport {
     /// Why a dry run would wait.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiting_for: Option<String>,
+    /// The snapshot a bootstrap restored (decision `restore`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restored: Option<super::snapshot::restore::Restored>,
     pub dry_run: bool,
 }
 
@@ -51,6 +56,9 @@ impl Report for PrepareReport {
             ),
             format!("initial cluster: {}", self.initial_cluster),
         ];
+        if let Some(r) = &self.restored {
+            lines.push(format!("restored: {} (revision {})", r.from, r.revision));
+        }
         if let Some(w) = &self.waiting_for {
             lines.push(format!("waiting for: {w}"));
         }
@@ -124,6 +132,7 @@ pub async fn prepare(common: &CommonArgs, o: &Options) -> Result<PrepareReport> 
         moved_data_dir: None,
         env_file: o.env_file.clone(),
         waiting_for: None,
+        restored: None,
         dry_run: common.dry_run,
     };
     let (decision, view, cluster, candidates) = loop {
@@ -167,6 +176,17 @@ pub async fn prepare(common: &CommonArgs, o: &Options) -> Result<PrepareReport> 
         Decision::Bootstrap { initial, token } => {
             report.initial_cluster_state = "new".into();
             report.initial_cluster = decide::bootstrap_cluster(&initial);
+            // With a snapshot bucket, a cluster lost whole comes back from
+            // its newest snapshot instead of empty.
+            let token = match restore_if_any(&s, o, &initial, &token, common.dry_run).await? {
+                Some(r) => {
+                    report.decision = "restore".into();
+                    let token = r.token.clone();
+                    report.restored = Some(r);
+                    token
+                }
+                None => token,
+            };
             write_env(&s, o, &report, Some(&token), common.dry_run)?;
         }
         Decision::Join | Decision::Rejoin => {

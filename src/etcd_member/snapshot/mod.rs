@@ -12,6 +12,7 @@
 //! ended. `snapshots` lists what the bucket holds for the cluster.
 
 pub mod plan;
+pub mod restore;
 pub mod save;
 pub mod store;
 

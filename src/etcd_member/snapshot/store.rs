@@ -302,6 +302,49 @@ impl Store {
         Ok(parts)
     }
 
+    /// What `key` says of itself (one HeadObject).
+    pub async fn head(&self, key: &str) -> Result<Meta> {
+        self.count();
+        let out = self
+            .s3
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("HeadObject", self.url(key), e))?;
+        Meta::from_headers(&self.url(key), out.metadata().unwrap_or(&HashMap::new()))
+    }
+
+    /// Stream `key` into the file at `dest`; the SHA-256 (hex) of what
+    /// came.
+    pub async fn download(&self, key: &str, dest: &Path) -> Result<String> {
+        use sha2::Digest;
+        use std::io::Write;
+        self.count();
+        let out = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("GetObject", self.url(key), e))?;
+        let mut file =
+            std::fs::File::create(dest).with_context(|| format!("creating {}", dest.display()))?;
+        let mut hash = sha2::Sha256::new();
+        let mut body = out.body;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.with_context(|| format!("reading {}", self.url(key)))?;
+            hash.update(&chunk);
+            file.write_all(&chunk)
+                .with_context(|| format!("writing {}", dest.display()))?;
+        }
+        file.sync_all()
+            .with_context(|| format!("syncing {}", dest.display()))?;
+        Ok(hex::encode(hash.finalize()))
+    }
+
     pub async fn delete(&self, key: &str) -> Result<()> {
         self.count();
         self.s3

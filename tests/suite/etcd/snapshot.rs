@@ -270,3 +270,203 @@ async fn a_snapshot_killed_at_every_s3_call_and_rerun_keeps_the_newest() {
         }
     }
 }
+
+/// Terminate nodes `range` of `f` (their etcd stopped first).
+async fn terminate(f: &mut Fixture, range: std::ops::Range<usize>) {
+    let ec2 = f.rig.ec2().await;
+    for n in range {
+        f.stop(n);
+        ec2.terminate_instances()
+            .instance_ids(&f.nodes[n].inst.id)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+/// Launch `count` instances into the cluster and run their prepares at
+/// once with the bucket set; (first index, reports).
+fn boot_with_bucket(f: &mut Fixture, count: usize) -> (usize, Vec<std::process::Output>) {
+    let first = f.nodes.len();
+    for _ in 0..count {
+        f.launch();
+    }
+    let outs = std::thread::scope(|s| {
+        let f = &*f;
+        let handles: Vec<_> = (first..first + count)
+            .map(|i| s.spawn(move || f.run(i, "prepare", &["--snapshot-bucket", BUCKET])))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    (first, outs)
+}
+
+async fn cluster_id(f: &Fixture, n: usize) -> u64 {
+    f.client(n)
+        .await
+        .status()
+        .await
+        .unwrap()
+        .header()
+        .unwrap()
+        .cluster_id()
+}
+
+/// Total loss: the three instances terminated, a new group of three boots
+/// together with the bucket set. Each restores the same (newest)
+/// snapshot: one cluster — one cluster ID among the three, not the old
+/// one — whose members are the three new instances, holding every key of
+/// the snapshot (a write after it is lost: the recovery point).
+#[tokio::test]
+async fn a_cluster_lost_whole_comes_back_from_its_newest_snapshot() {
+    let mut f = Fixture::new("snap", 3);
+    f.bootstrap(3).await;
+    make_bucket(&f).await;
+    let mut c = f.client(0).await;
+    for i in 0..500 {
+        c.put(format!("key/{i:04}"), "kept", None).await.unwrap();
+    }
+    // An older snapshot, then the newest.
+    let leader_snapshot = |f: &Fixture| {
+        let outs: Vec<serde_json::Value> = (0..3).map(|n| json(&snapshot(f, n, &[]))).collect();
+        assert_eq!(
+            outs.iter().filter(|r| r["result"] == "uploaded").count(),
+            1,
+            "{outs:?}"
+        );
+    };
+    leader_snapshot(&f);
+    c.put("key/0500", "kept", None).await.unwrap();
+    leader_snapshot(&f);
+    c.put("late", "after the last snapshot", None)
+        .await
+        .unwrap();
+    let old_id = cluster_id(&f, 0).await;
+    terminate(&mut f, 0..3).await;
+
+    let (first, outs) = boot_with_bucket(&mut f, 3);
+    let reports: Vec<serde_json::Value> = outs
+        .iter()
+        .map(|o| {
+            assert!(o.status.success(), "{}", describe(o));
+            json(o)
+        })
+        .collect();
+    for r in &reports {
+        assert_eq!(r["decision"], "restore", "{r}");
+        assert_eq!(r["restored"]["from"], reports[0]["restored"]["from"], "{r}");
+    }
+    assert_eq!(
+        reports[0]["restored"]["from"].as_str().unwrap(),
+        format!("s3://{BUCKET}/{}", keys(&f).await.last().unwrap())
+    );
+    for n in first..first + 3 {
+        f.start(n);
+    }
+    let ids: BTreeSet<u64> = {
+        let mut ids = BTreeSet::new();
+        for n in first..first + 3 {
+            ids.insert(cluster_id(&f, n).await);
+        }
+        ids
+    };
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert!(!ids.contains(&old_id), "the old cluster's ID");
+    let members: BTreeSet<String> = f.members(first).await.into_iter().map(|m| m.0).collect();
+    let new: BTreeSet<String> = f.nodes[first..].iter().map(|n| n.inst.id.clone()).collect();
+    assert_eq!(members, new);
+    let mut c = f.client(first + 1).await;
+    let got = c
+        .get(
+            "key/",
+            Some(
+                etcd_client::GetOptions::new()
+                    .with_prefix()
+                    .with_count_only(),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(got.count(), 501);
+    let late = c.get("late", None).await.unwrap();
+    assert!(
+        late.kvs().is_empty(),
+        "a write after the snapshot came back"
+    );
+}
+
+/// A partition, not a loss: the old members' etcd stopped but their
+/// instances still running, and new instances boot. While the old
+/// instances are visible peers, the new ones wait to join (exit 4); once
+/// they are not (their cluster tag gone: instances outside the cluster
+/// that still run), the new ones would bootstrap, and the restore refuses
+/// at the deadline (exit 5) naming the instances that block it. Either
+/// way no second cluster: the old members, started again, are the
+/// original cluster with its data.
+#[tokio::test]
+async fn a_partition_blocks_the_restore_and_the_old_cluster_returns() {
+    let mut f = Fixture::new("snap", 3);
+    f.bootstrap(3).await;
+    make_bucket(&f).await;
+    f.put(0, "original", "yes").await;
+    let outs: Vec<serde_json::Value> = (0..3).map(|n| json(&snapshot(&f, n, &[]))).collect();
+    assert!(outs.iter().any(|r| r["result"] == "uploaded"), "{outs:?}");
+    let old_id = cluster_id(&f, 0).await;
+    for n in 0..3 {
+        f.stop(n);
+    }
+    let first = f.nodes.len();
+    for _ in 0..3 {
+        f.launch();
+    }
+    let prepares = |f: &Fixture, timeout: &str| -> Vec<std::process::Output> {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (first..first + 3)
+                .map(|i| {
+                    s.spawn(move || {
+                        f.run(
+                            i,
+                            "prepare",
+                            &["--snapshot-bucket", BUCKET, "--timeout", timeout],
+                        )
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    };
+    for o in prepares(&f, "10") {
+        assert_eq!(o.status.code(), Some(4), "{}", describe(&o));
+    }
+    let ec2 = f.rig.ec2().await;
+    for n in 0..3 {
+        ec2.delete_tags()
+            .resources(&f.nodes[n].inst.id)
+            .tags(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key("etcd-cluster")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    for o in prepares(&f, "20") {
+        assert_eq!(o.status.code(), Some(5), "{}", describe(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        for n in 0..3 {
+            assert!(err.contains(&f.nodes[n].inst.id), "not named: {err}");
+        }
+    }
+    for n in first..first + 3 {
+        assert!(!f.nodes[n].data_dir().exists(), "a data dir on node {n}");
+    }
+    for n in 0..3 {
+        f.start(n);
+    }
+    assert_eq!(cluster_id(&f, 0).await, old_id);
+    let mut c = f.client(1).await;
+    let got = c.get("original", None).await.unwrap();
+    assert_eq!(got.kvs()[0].value_str().unwrap(), "yes");
+    assert_eq!(f.members(0).await.len(), 3);
+}
