@@ -470,3 +470,107 @@ async fn a_partition_blocks_the_restore_and_the_old_cluster_returns() {
     assert_eq!(got.kvs()[0].value_str().unwrap(), "yes");
     assert_eq!(f.members(0).await.len(), 3);
 }
+
+/// A damaged snapshot (its bytes no longer match its SHA-256): the
+/// restore refuses it (exit 5) saying so, and does not take the older,
+/// valid one in its place; no data directory is made.
+#[tokio::test]
+async fn a_damaged_snapshot_is_refused_and_no_older_one_is_taken() {
+    let mut f = Fixture::new("snap", 1);
+    f.bootstrap(1).await;
+    make_bucket(&f).await;
+    f.put(0, "a", "1").await;
+    assert_eq!(json(&snapshot(&f, 0, &[]))["result"], "uploaded");
+    f.put(0, "a", "2").await;
+    assert_eq!(json(&snapshot(&f, 0, &[]))["result"], "uploaded");
+    let newest = keys(&f).await.last().unwrap().clone();
+    let s3 = f.rig.s3();
+    let object = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key(&newest)
+        .send()
+        .await
+        .unwrap();
+    let meta = object.metadata().cloned();
+    let mut bytes = object.body.collect().await.unwrap().into_bytes().to_vec();
+    bytes[4096] ^= 0xff;
+    s3.put_object()
+        .bucket(BUCKET)
+        .key(&newest)
+        .set_metadata(meta)
+        .body(bytes.into())
+        .send()
+        .await
+        .unwrap();
+    terminate(&mut f, 0..1).await;
+
+    let (first, outs) = boot_with_bucket(&mut f, 1);
+    let out = &outs[0];
+    assert_eq!(out.status.code(), Some(5), "{}", describe(out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&newest) && err.contains("damaged"), "{err}");
+    assert!(!f.nodes[first].data_dir().exists());
+    assert!(!f.nodes[first].env_file().exists());
+}
+
+/// A restoring prepare SIGKILLed before and after each of its AWS calls
+/// (EC2's and S3's) and run again: the rerun restores (or, killed after
+/// the data directory was in place, restarts it), etcd starts with the
+/// snapshot's data, and no half-restored directory is left.
+#[tokio::test]
+async fn a_restore_killed_at_every_call_and_rerun_ends_restored() {
+    let mut f = Fixture::new("snap", 1);
+    f.bootstrap(1).await;
+    make_bucket(&f).await;
+    f.put(0, "kept", "yes").await;
+    assert_eq!(json(&snapshot(&f, 0, &[]))["result"], "uploaded");
+    terminate(&mut f, 0..1).await;
+    let prepare_args = |f: &Fixture, n: usize| -> Vec<String> {
+        f.args(n, "prepare")
+            .into_iter()
+            .chain(["--snapshot-bucket", BUCKET].map(String::from))
+            .collect()
+    };
+
+    // A probe: the calls of one clean restore.
+    let n = f.launch();
+    f.rig.calls(true);
+    let args = prepare_args(&f, n);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = f.nodes[n].tool.run(&args);
+    assert!(out.status.success(), "{}", describe(&out));
+    let (calls, _) = f.rig.calls(true);
+    assert!(calls.contains(&"GetObject".to_string()), "{calls:?}");
+    terminate(&mut f, n..n + 1).await;
+
+    for k in 0..calls.len() {
+        for fault in ["kill_before", "kill_after"] {
+            let n = f.launch();
+            let args = prepare_args(&f, n);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let child = f.nodes[n].tool.spawn_stopped(&args);
+            f.rig.faults(
+                serde_json::json!([{ "skip": k, "times": 1, "fault": fault, "pid": child.id() }]),
+            );
+            rig::tool::resume(&child);
+            let out = child.wait_with_output().unwrap();
+            f.rig.faults(serde_json::json!([]));
+            assert!(!out.status.success(), "{fault} at {k}: {}", describe(&out));
+            let out = f.nodes[n].tool.run(&args);
+            assert!(out.status.success(), "{fault} at {k}: {}", describe(&out));
+            let r = json(&out);
+            assert!(
+                r["decision"] == "restore" || r["decision"] == "restart",
+                "{fault} at {k}: {r}"
+            );
+            let staging = f.nodes[n].dir.join("data.restoring");
+            assert!(!staging.exists(), "{fault} at {k}: staging left");
+            f.start(n);
+            let mut c = f.client(n).await;
+            let got = c.get("kept", None).await.unwrap();
+            assert_eq!(got.kvs().len(), 1, "{fault} at {k}: the snapshot's key");
+            terminate(&mut f, n..n + 1).await;
+        }
+    }
+}
