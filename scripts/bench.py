@@ -306,6 +306,63 @@ def leave_rows(rig):
     return rows
 
 
+def snapshot_rows(rig):
+    """etcd-member-prepare snapshot of a one-member cluster's database at
+    two sizes: peak RSS must not grow with the database (streamed to a
+    file, uploaded in parts read from it). The calls are S3's."""
+    import base64
+    import socket
+    import urllib.request
+    ports = [free_port(), free_port()]
+    base = tempfile.mkdtemp(prefix="mooring-bench-snap-", dir="/var/tmp")
+    rig.dirs.append(base)
+    rig.control("/_rig/s3_bucket", {"name": "bench-snapshots"})
+    inst = rig.instance(tags={"etcd-cluster": "snap-bench"})
+    env = rig.tool_env(inst, base)
+    common = ["-q", "--initial-size", "1", "--data-dir", os.path.join(base, "data"),
+              "--env-file", os.path.join(base, "etcd.env"), "--peer-port", str(ports[0]),
+              "--client-port", str(ports[1])]
+    subprocess.run([ETCD_PREPARE, "prepare", *common], env=env, check=True, capture_output=True)
+    log = open(os.path.join(base, "etcd.log"), "w")
+    etcd = subprocess.Popen(["sh", "-c", f"set -a; . {base}/etcd.env; exec etcd --data-dir {base}/data "
+                             "--quota-backend-bytes 2147483648"], stdout=log, stderr=log)
+    url = f"http://{inst['private_ip']}:{ports[1]}"
+    rows = []
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                socket.create_connection((inst["private_ip"], ports[1]), timeout=0.5).close()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    sys.exit("etcd did not start")
+                time.sleep(0.05)
+        value = base64.b64encode(os.urandom(48 << 10)).decode()  # 64 KiB, incompressible
+        written = 0
+        for target in (64, 256):
+            while written < target << 20:
+                key = base64.b64encode(f"fill/{written}".encode()).decode()
+                body = json.dumps({"key": key, "value": value}).encode()
+                req = urllib.request.Request(url + "/v3/kv/put", data=body, method="POST")
+                for _ in range(100):
+                    try:
+                        urllib.request.urlopen(req, timeout=10).read()
+                        break
+                    except OSError:  # the first put may meet an election
+                        time.sleep(0.1)
+                written += len(value)
+            size = os.path.getsize(os.path.join(base, "data", "member", "snap", "db")) / 2**20
+            rig.calls()
+            runs = [measure([ETCD_PREPARE, "snapshot", "--snapshot-bucket", "bench-snapshots", *common], env)]
+            rows.append(row(f"etcd-member-prepare snapshot, {size:.0f} MiB database (S3 calls)", runs,
+                            len(rig.calls()), "RSS < 64 MiB whatever the size; 1 list + parts"))
+    finally:
+        etcd.kill()
+        etcd.wait()
+    return rows
+
+
 def row(name, runs, calls, goal, imds=0):
     """A table row; `calls` and `imds` (IMDS requests, the token's PUT
     included) are totals over the runs."""
@@ -354,6 +411,7 @@ def main():
     rows += px_rows(rig)
     rows += ecs_guard_rows(rig)
     rows += leave_rows(rig)
+    rows += snapshot_rows(rig)
 
     size = os.path.getsize(MOORING) / 2**20
     table = "\n".join([

@@ -85,6 +85,14 @@ pub enum Command {
     },
     /// List this cluster's snapshots in S3, newest first.
     Snapshots(Options),
+    /// By hand: bootstrap this instance from a chosen snapshot (run on
+    /// every initial member with the same --from), with prepare's checks.
+    Restore {
+        #[command(flatten)]
+        options: Options,
+        #[command(flatten)]
+        restore: snapshot::restore::RestoreArgs,
+    },
 }
 
 /// The program's main: `args` as the process got them, its name first
@@ -110,6 +118,10 @@ pub async fn run(cli: Cli) -> Result<()> {
             format,
         ),
         Command::Snapshots(o) => print_report(&snapshot::snapshots(&cli.common, &o).await?, format),
+        Command::Restore { options, restore } => print_report(
+            &prepare::prepare_or_restore(&cli.common, &options, Some(&restore)).await?,
+            format,
+        ),
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use super::decide::{self, ClusterView, Decision, Facts};
 use super::join::{join, members_when_quorate, move_aside, remove_dead};
 use super::options::Options;
 use super::setup::{setup, Setup};
-use super::snapshot::restore::restore_if_any;
+use super::snapshot::restore::{restore_if_any, RestoreArgs};
 use super::survey::Survey;
 use super::tls;
 use crate::cli::{CommonArgs, Report};
@@ -101,6 +101,16 @@ async fn look(
 }
 
 pub async fn prepare(common: &CommonArgs, o: &Options) -> Result<PrepareReport> {
+    prepare_or_restore(common, o, None).await
+}
+
+/// `prepare`, or with `manual` (`restore --from`) a bootstrap from a
+/// person's snapshot — refused unless this instance would bootstrap.
+pub async fn prepare_or_restore(
+    common: &CommonArgs,
+    o: &Options,
+    manual: Option<&RestoreArgs>,
+) -> Result<PrepareReport> {
     // Certificates that cannot be read are bad input before any request.
     let tls = tls::tls_options(o)?;
     // An instance that left (its group is terminating it) must not join
@@ -167,6 +177,15 @@ pub async fn prepare(common: &CommonArgs, o: &Options) -> Result<PrepareReport> 
         }
     };
     report.decision = decision.as_str().into();
+    if let (Some(m), false) = (manual, matches!(decision, Decision::Bootstrap { .. })) {
+        return Err(crate::exit::Unsafe(format!(
+            "restore --from {}: this instance would {} (a cluster answers, or it has data): \
+             a restore now would make a second cluster; nothing done",
+            m.from,
+            decision.as_str()
+        ))
+        .into());
+    }
     match decision {
         Decision::Restart => {
             report.initial_cluster_state = "existing".into();
@@ -178,15 +197,16 @@ pub async fn prepare(common: &CommonArgs, o: &Options) -> Result<PrepareReport> 
             report.initial_cluster = decide::bootstrap_cluster(&initial);
             // With a snapshot bucket, a cluster lost whole comes back from
             // its newest snapshot instead of empty.
-            let token = match restore_if_any(&s, o, &initial, &token, common.dry_run).await? {
-                Some(r) => {
-                    report.decision = "restore".into();
-                    let token = r.token.clone();
-                    report.restored = Some(r);
-                    token
-                }
-                None => token,
-            };
+            let token =
+                match restore_if_any(&s, o, &initial, &token, common.dry_run, manual).await? {
+                    Some(r) => {
+                        report.decision = "restore".into();
+                        let token = r.token.clone();
+                        report.restored = Some(r);
+                        token
+                    }
+                    None => token,
+                };
             write_env(&s, o, &report, Some(&token), common.dry_run)?;
         }
         Decision::Join | Decision::Rejoin => {

@@ -60,6 +60,47 @@ pub fn restore_token(bootstrap_token: &str, sha256: &str) -> String {
     )
 }
 
+/// `restore --from`: a person's choice of snapshot.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RestoreArgs {
+    /// The snapshot to restore: s3://BUCKET/KEY (`snapshots` lists them)
+    /// or a file (`etcdctl snapshot save`'s).
+    #[arg(long, value_name = "s3://BUCKET/KEY|FILE")]
+    pub from: String,
+
+    /// Restore even when the members recorded in the snapshot are not
+    /// proven gone (a file records none): only once you know the old
+    /// cluster is not running anywhere.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Object { bucket: String, key: String },
+    File(PathBuf),
+}
+
+pub fn parse_source(from: &str) -> Result<Source> {
+    if let Some(rest) = from.strip_prefix("s3://") {
+        return match rest.split_once('/') {
+            Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => Ok(Source::Object {
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+            }),
+            _ => Err(crate::exit::bad_input(format!(
+                "--from {from}: expected s3://BUCKET/KEY"
+            ))),
+        };
+    }
+    if from.is_empty() {
+        return Err(crate::exit::bad_input(
+            "--from: expected s3://BUCKET/KEY or a file",
+        ));
+    }
+    Ok(Source::File(PathBuf::from(from)))
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Restored {
     /// s3://bucket/key
@@ -69,15 +110,140 @@ pub struct Restored {
     pub token: String,
 }
 
-/// The restore of a bootstrap, if the bucket holds a snapshot; `None`:
-/// bootstrap a new, empty cluster.
+/// The restore of a bootstrap: `manual`'s snapshot, else the newest in
+/// the bucket if it holds one; `None`: bootstrap a new, empty cluster.
 pub async fn restore_if_any(
     s: &Setup,
     o: &Options,
     initial: &[Candidate],
     bootstrap_token: &str,
     dry_run: bool,
+    manual: Option<&RestoreArgs>,
 ) -> Result<Option<Restored>> {
+    let source = match manual {
+        Some(m) => parse_source(&m.from)?,
+        None => match newest(s, o).await? {
+            Some(source) => source,
+            None => return Ok(None),
+        },
+    };
+    let yes = manual.is_some_and(|m| m.yes);
+    let (from, meta, store) = match &source {
+        Source::Object { bucket, key } => {
+            let store = Store::new(&s.session.aws.sdk_config, bucket, String::new());
+            let from = format!("s3://{bucket}/{key}");
+            let meta = store.head(key).await?;
+            if let Some((revision, id)) = plan::parse_key(
+                &plan::cluster_prefix(&o.snapshot_prefix, &s.cluster_name),
+                key,
+            ) {
+                if (meta.revision, meta.cluster_id) != (revision, id) {
+                    return Err(Unsafe(format!(
+                        "{from}: its metadata (revision {}, cluster {:016x}) does not match its name; not restoring",
+                        meta.revision, meta.cluster_id
+                    ))
+                    .into());
+                }
+            }
+            (from, Some(meta), Some(store))
+        }
+        Source::File(path) => (path.display().to_string(), None, None),
+    };
+    match &meta {
+        Some(meta) => {
+            log::info!(
+                "restoring {from} (revision {}, {} members recorded) instead of a new cluster",
+                meta.revision,
+                meta.members.len()
+            );
+            if yes {
+                let gone = crate::aws::instance::proven_gone(
+                    s.session.ec2(),
+                    &blockers(&meta.members, &[], &s.me.name),
+                )
+                .await?;
+                let blocking = blockers(&meta.members, &gone, &s.me.name);
+                if !blocking.is_empty() {
+                    log::warn!(
+                        "--yes: restoring although the instances of {} still run",
+                        blocking.join(", ")
+                    );
+                }
+            } else {
+                wait_until_gone(s, meta, &from).await?;
+            }
+        }
+        None if yes => log::warn!(
+            "--yes: restoring {from}, a file that records no members: nothing proved the old cluster gone"
+        ),
+        None => {
+            return Err(Unsafe(format!(
+                "{from} records no members, so nothing proves the old cluster gone; \
+                 pass --yes once you know it is not running anywhere"
+            ))
+            .into())
+        }
+    }
+    let dir = super::save::scratch_dir(None, &o.data_dir);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let download = tempfile::Builder::new()
+        .prefix(".mooring-restore-")
+        .suffix(".db")
+        .tempfile_in(&dir)
+        .with_context(|| format!("creating a file in {}", dir.display()))?;
+    let (file, sha) = match (&source, &store, &meta) {
+        (Source::Object { key, .. }, Some(store), Some(meta)) => {
+            if dry_run {
+                log::info!("dry run: would restore {from}");
+                return Ok(Some(Restored {
+                    from,
+                    revision: meta.revision,
+                    sha256: meta.sha256.clone(),
+                    token: restore_token(bootstrap_token, &meta.sha256),
+                }));
+            }
+            let sha = s
+                .deadline
+                .run(
+                    &format!("downloading {from}"),
+                    store.download(key, download.path()),
+                )
+                .await?;
+            if sha != meta.sha256 {
+                return Err(Unsafe(format!(
+                    "{from} is damaged: its bytes' SHA-256 is {sha}, its metadata says {}; not restoring it, \
+                     and not an older snapshot either unless a person chooses one \
+                     (etcd-member-prepare snapshots lists them; restore --from restores one)",
+                    meta.sha256
+                ))
+                .into());
+            }
+            (download.path().to_path_buf(), sha)
+        }
+        (Source::File(path), _, _) => (path.clone(), file_sha256(path)?),
+        _ => unreachable!("an object has its store and metadata"),
+    };
+    let restored = Restored {
+        from: from.clone(),
+        revision: meta.as_ref().map_or(0, |m| m.revision),
+        token: restore_token(bootstrap_token, &sha),
+        sha256: sha,
+    };
+    if dry_run {
+        log::info!("dry run: would restore {from}");
+        return Ok(Some(restored));
+    }
+    into_data_dir(s, o, &file, initial, &restored.token)?;
+    log::info!(
+        "restored {from} into {} (token {})",
+        o.data_dir.display(),
+        restored.token
+    );
+    Ok(Some(restored))
+}
+
+/// The newest snapshot in the bucket, if a bucket is set and holds one.
+async fn newest(s: &Setup, o: &Options) -> Result<Option<Source>> {
     let Some(bucket) = o.snapshot_bucket.as_deref().filter(|b| !b.is_empty()) else {
         return Ok(None);
     };
@@ -98,62 +264,26 @@ pub async fn restore_if_any(
         log::info!("no snapshot in {where_}: bootstrapping a new, empty cluster");
         return Ok(None);
     };
-    let from = format!("s3://{bucket}/{}", chosen.key);
-    let meta = store.head(&chosen.key).await?;
-    if (meta.revision, meta.cluster_id) != (chosen.revision, chosen.cluster_id) {
-        return Err(Unsafe(format!(
-            "{from}: its metadata (revision {}, cluster {:016x}) does not match its name; not restoring",
-            meta.revision, meta.cluster_id
-        ))
-        .into());
+    Ok(Some(Source::Object {
+        bucket: bucket.to_string(),
+        key: chosen.key,
+    }))
+}
+
+fn file_sha256(path: &Path) -> Result<String> {
+    use sha2::Digest;
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut hash = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = std::io::Read::read(&mut file, &mut buf)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if n == 0 {
+            return Ok(hex::encode(hash.finalize()));
+        }
+        hash.update(&buf[..n]);
     }
-    log::info!(
-        "restoring {from} (revision {}, {} members recorded) instead of a new cluster",
-        meta.revision,
-        meta.members.len()
-    );
-    wait_until_gone(s, &meta, &from).await?;
-    let token = restore_token(bootstrap_token, &meta.sha256);
-    let restored = Restored {
-        from: from.clone(),
-        revision: meta.revision,
-        sha256: meta.sha256.clone(),
-        token,
-    };
-    if dry_run {
-        log::info!("dry run: would restore {from}");
-        return Ok(Some(restored));
-    }
-    let dir = super::save::scratch_dir(None, &o.data_dir);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let file = tempfile::Builder::new()
-        .prefix(".mooring-restore-")
-        .suffix(".db")
-        .tempfile_in(&dir)
-        .with_context(|| format!("creating a file in {}", dir.display()))?;
-    let sha = s
-        .deadline
-        .run(
-            &format!("downloading {from}"),
-            store.download(&chosen.key, file.path()),
-        )
-        .await?;
-    if sha != meta.sha256 {
-        return Err(Unsafe(format!(
-            "{from} is damaged: its bytes' SHA-256 is {sha}, its metadata says {}; not restoring it, \
-             and not an older snapshot either unless a person chooses one \
-             (etcd-member-prepare snapshots lists them)",
-            meta.sha256
-        ))
-        .into());
-    }
-    into_data_dir(s, o, file.path(), initial, &restored.token)?;
-    log::info!(
-        "restored {from} into {} (token {})",
-        o.data_dir.display(),
-        restored.token
-    );
-    Ok(Some(restored))
 }
 
 /// Every recorded member but this one proven gone, asked again every 5 s
@@ -274,6 +404,24 @@ mod tests {
         ];
         assert_eq!(blockers(&rec, &["i-a".into()], "i-me"), vec!["i-b"]);
         assert!(blockers(&rec, &["i-a".into(), "i-b".into()], "i-me").is_empty());
+    }
+
+    #[test]
+    fn sources() {
+        assert_eq!(
+            parse_source("s3://b/p/c/1.db").unwrap(),
+            Source::Object {
+                bucket: "b".into(),
+                key: "p/c/1.db".into()
+            }
+        );
+        assert_eq!(
+            parse_source("/tmp/x.db").unwrap(),
+            Source::File("/tmp/x.db".into())
+        );
+        for bad in ["s3://b", "s3://b/", "s3:///k", ""] {
+            assert!(parse_source(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -222,6 +222,15 @@ def ctl_ecs_register(req):
     return {"arn": out["containerInstance"]["containerInstanceArn"]}
 
 
+def ctl_s3_bucket(req):
+    """Create S3 bucket `name` (for callers without an S3 client: the
+    bench)."""
+    s3 = boto3.client("s3", region_name=state.REGION, endpoint_url=f"http://127.0.0.1:{state.MOTO_PORT}",
+                      aws_access_key_id="rig", aws_secret_access_key="rig")
+    s3.create_bucket(Bucket=req["name"])
+    return {}
+
+
 def ctl_register(req):
     return register(req["instance_id"], req)
 
@@ -309,6 +318,7 @@ CONTROL = {
     "/_rig/subnet": ctl_subnet,
     "/_rig/pair": ctl_pair,
     "/_rig/ecs_register": ctl_ecs_register,
+    "/_rig/s3_bucket": ctl_s3_bucket,
     "/_rig/volume": ctl_volume,
     "/_rig/volumes": ctl_volumes,
     "/_rig/instance_state": ctl_instance_state,

@@ -574,3 +574,76 @@ async fn a_restore_killed_at_every_call_and_rerun_ends_restored() {
         }
     }
 }
+
+/// By hand: `snapshots` lists the cluster's snapshots newest first;
+/// `restore --from` an older one (a person's choice) restores that one;
+/// a file records no members, so it needs --yes; and while a cluster
+/// answers, `restore` refuses (exit 5) rather than make a second one.
+#[tokio::test]
+async fn a_person_lists_snapshots_and_restores_a_chosen_one() {
+    let mut f = Fixture::new("snap", 1);
+    f.bootstrap(1).await;
+    make_bucket(&f).await;
+    f.put(0, "v", "old").await;
+    assert_eq!(json(&snapshot(&f, 0, &[]))["result"], "uploaded");
+    f.put(0, "v", "new").await;
+    assert_eq!(json(&snapshot(&f, 0, &[]))["result"], "uploaded");
+    let out = f.run(0, "snapshots", &["--snapshot-bucket", BUCKET]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let listed: Vec<String> = json(&out)["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["key"].as_str().unwrap().to_string())
+        .collect();
+    let mut expected = keys(&f).await;
+    expected.reverse();
+    assert_eq!(listed, expected);
+    let older = format!("s3://{BUCKET}/{}", listed[1]);
+
+    // A cluster answers (this member): no restore.
+    let n = f.launch();
+    let out = f.run(n, "restore", &["--from", &older]);
+    assert_eq!(out.status.code(), Some(5), "{}", describe(&out));
+    assert!(!f.nodes[n].data_dir().exists());
+    terminate(&mut f, 0..1).await;
+
+    let out = f.run(n, "restore", &["--from", &older]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let r = json(&out);
+    assert_eq!(r["decision"], "restore", "{r}");
+    assert_eq!(r["restored"]["from"], older.as_str());
+    f.start(n);
+    let mut c = f.client(n).await;
+    let got = c.get("v", None).await.unwrap();
+    assert_eq!(got.kvs()[0].value_str().unwrap(), "old");
+
+    // From a file: etcdctl's own save of this cluster.
+    let file = f.dir.path().join("saved.db");
+    let status = std::process::Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args(["--endpoints", &f.nodes[n].client_url(f.client_port)])
+        .args(["snapshot", "save", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    terminate(&mut f, n..n + 1).await;
+    let m = f.launch();
+    let out = f.run(m, "restore", &["--from", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(5), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--yes"));
+    let out = f.run(m, "restore", &["--from", file.to_str().unwrap(), "--yes"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    f.start(m);
+    let mut c = f.client(m).await;
+    assert_eq!(
+        c.get("v", None).await.unwrap().kvs()[0]
+            .value_str()
+            .unwrap(),
+        "old"
+    );
+}
