@@ -312,7 +312,25 @@ impl Store {
             .key(key)
             .send()
             .await
-            .map_err(|e| AwsError::new("HeadObject", self.url(key), e))?;
+            .map_err(|e| {
+                // A HEAD answer has no body: a refusal comes without its
+                // code or message.
+                let status = e.raw_response().map(|r| r.status().as_u16());
+                let mut err = AwsError::new("HeadObject", self.url(key), e);
+                match status {
+                    Some(403) => {
+                        err.code = Some("AccessDenied".into());
+                        err.detail =
+                            "403 Forbidden: access denied (HeadObject needs s3:GetObject)".into();
+                    }
+                    Some(404) => {
+                        err.code = Some("NotFound".into());
+                        err.detail = "404: no such object".into();
+                    }
+                    _ => {}
+                }
+                err
+            })?;
         Meta::from_headers(&self.url(key), out.metadata().unwrap_or(&HashMap::new()))
     }
 

@@ -1,7 +1,10 @@
 //! packaging/iam/etcd-member-snapshot.json is least privilege (see
 //! rig::iam): the happy path is the leader's first snapshot and, after a
-//! write, a second one with --retain 1, which deletes the first — every S3
-//! call `snapshot` makes. The bucket is the policy's example name.
+//! write, a second one with --retain 1, which deletes the first, then —
+//! the cluster's instance terminated — a new instance's prepare restoring
+//! the newest: every S3 call `snapshot` and a restore make. The role also
+//! holds etcd-member-prepare.json (the EC2 calls are its). The bucket is
+//! the policy's example name.
 
 use super::Fixture;
 use rig::iam::{prove_least_privilege, refusal};
@@ -24,7 +27,13 @@ fn happy_path(policy: &Value) -> Result<(), String> {
             .send()
             .await
             .unwrap();
-        f.rig.restrict_to(policy);
+        let mut both = policy.clone();
+        let prepare = rig::iam::policy("etcd-member-prepare");
+        both["Statement"]
+            .as_array_mut()
+            .unwrap()
+            .extend(prepare["Statement"].as_array().unwrap().iter().cloned());
+        f.rig.restrict_to(&both);
         for round in 0..2 {
             f.put(0, "round", &round.to_string()).await;
             let out = f.run(
@@ -39,6 +48,22 @@ fn happy_path(policy: &Value) -> Result<(), String> {
             assert_eq!(r["result"], "uploaded", "{r}");
             assert_eq!(r["pruned"].as_array().unwrap().len(), round, "{r}");
         }
+        f.stop(0);
+        f.rig
+            .ec2()
+            .await
+            .terminate_instances()
+            .instance_ids(&f.nodes[0].inst.id)
+            .send()
+            .await
+            .unwrap();
+        let n = f.launch();
+        let out = f.run(n, "prepare", &["--snapshot-bucket", BUCKET]);
+        if !out.status.success() {
+            return Err(refusal(&out));
+        }
+        let r = rig::tool::json(&out);
+        assert_eq!(r["decision"], "restore", "{r}");
         Ok(())
     })
 }
