@@ -80,6 +80,15 @@ impl Cluster {
         Ok(resp.members().iter().map(info).collect())
     }
 
+    /// The member list as the pinned member holds it, without the
+    /// linearizable read first: all there is when the cluster has lost
+    /// its quorum (etcd 3.4 answers a member list from its own store).
+    pub async fn members_local(&self) -> Result<Vec<MemberInfo>> {
+        let mut c = self.client.clone();
+        let resp = timed(&self.url, "member list", c.member_list()).await?;
+        Ok(resp.members().iter().map(info).collect())
+    }
+
     /// Add `peer_url`; the member list as its answer gives it.
     pub async fn add(&self, peer_url: &str, learner: bool) -> Result<Vec<MemberInfo>> {
         let opts = learner.then(|| MemberAddOptions::new().with_is_learner());

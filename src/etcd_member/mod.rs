@@ -24,6 +24,7 @@ pub mod options;
 pub mod peers;
 pub mod prepare;
 pub mod promote;
+pub mod recover;
 pub mod setup;
 pub mod snapshot;
 pub mod survey;

@@ -34,6 +34,22 @@ pub struct TidyArgs {
         default_value_t = 600
     )]
     pub unstarted_grace: u64,
+
+    /// With no leader this long (and no quorum answering, and the silent
+    /// members' instances proven gone), a survivor saves a last snapshot
+    /// and steps down so that the group restores (needs
+    /// --snapshot-bucket).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "ETCD_PREPARE_QUORUM_LOSS_GRACE",
+        default_value_t = 300
+    )]
+    pub quorum_loss_grace: u64,
+
+    /// The unit that runs etcd (stopped and started again on a step-down).
+    #[arg(long, env = "ETCD_PREPARE_ETCD_UNIT", default_value = "etcd.service")]
+    pub etcd_unit: String,
 }
 
 /// Who may be gone, from etcd alone.
@@ -79,7 +95,8 @@ pub fn suspects(
 #[derive(Debug, Clone, Serialize)]
 pub struct TidyReport {
     pub name: String,
-    /// not-leader, not-running, nothing, removed, kept (dry run: would-remove)
+    /// not-leader, not-running, nothing, removed, kept (dry run:
+    /// would-remove); with no leader: leaderless, partition, stepped-down
     pub result: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub removed: Option<String>,
@@ -148,6 +165,23 @@ pub async fn tidy(common: &CommonArgs, o: &Options, a: &TidyArgs) -> Result<Tidy
         );
         return Ok(report);
     };
+    if me.leader == 0 {
+        let out = super::recover::on_leaderless(
+            common,
+            o,
+            a.quorum_loss_grace,
+            &a.etcd_unit,
+            &s,
+            tls.clone(),
+            &mine,
+            &me,
+        )
+        .await?;
+        report.result = out.result;
+        report.kept = out.kept;
+        return Ok(report);
+    }
+    super::recover::clear(common);
     if me.leader != me.member_id {
         report.result = "not-leader".into();
         log::debug!("member {:x} does not lead; the leader tidies", me.member_id);

@@ -139,20 +139,27 @@ pub fn stop_units(units: &[String]) -> Result<()> {
     if units.is_empty() {
         return Ok(());
     }
+    log::info!("stopping {} before the leave step", units.join(", "));
+    let mut args = vec!["stop"];
+    args.extend(units.iter().map(String::as_str));
+    systemctl(&args)
+}
+
+/// `systemctl ARGS` (`MOORING_SYSTEMCTL` names another: `systemctl
+/// --user` in tests), which must succeed.
+pub fn systemctl(args: &[&str]) -> Result<()> {
     let systemctl = std::env::var("MOORING_SYSTEMCTL").unwrap_or_else(|_| "systemctl".into());
     let mut argv = systemctl.split_whitespace();
     let program = argv.next().unwrap_or("systemctl");
-    log::info!("stopping {} before the leave step", units.join(", "));
     let out = std::process::Command::new(program)
         .args(argv)
-        .arg("stop")
-        .args(units)
+        .args(args)
         .output()
         .map_err(|e| anyhow::anyhow!("{program}: {e}"))?;
     if !out.status.success() {
         anyhow::bail!(
-            "{systemctl} stop {} failed: {}",
-            units.join(" "),
+            "{systemctl} {} failed: {}",
+            args.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }

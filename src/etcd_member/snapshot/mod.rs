@@ -90,7 +90,7 @@ fn bucket(o: &Options) -> Result<&str> {
         .ok_or_else(|| bad_input("no bucket for snapshots: pass --snapshot-bucket"))
 }
 
-fn now_secs() -> u64 {
+pub fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -172,37 +172,19 @@ pub async fn snapshot(
                     .await?
                     .expect("the local member answered");
                 let members = c.members().await?;
-                let dir = save::scratch_dir(a.scratch_dir.as_deref(), &o.data_dir);
-                let saved = save::save(&s.me.client_url, tls.clone(), &dir, &s.deadline).await?;
-                let meta = Meta {
-                    sha256: saved.sha256.clone(),
+                let taken = Taken {
+                    url: &s.me.client_url,
+                    name: &s.me.name,
                     revision: me.revision,
                     cluster_id: me.cluster_id,
-                    members: members
-                        .iter()
-                        .map(|m| {
-                            (
-                                m.name.clone(),
-                                m.peer_urls.first().cloned().unwrap_or_default(),
-                            )
-                        })
-                        .collect(),
-                    taken_by: s.me.name.clone(),
-                    taken_at: now_secs(),
+                    members: &members,
                 };
+                let dir = save::scratch_dir(a.scratch_dir.as_deref(), &o.data_dir);
                 let part =
                     usize::try_from(a.part_size_mib << 20).unwrap_or(store::DEFAULT_PART_SIZE);
-                let what = format!("uploading {}", store_url(&store, &key));
-                s.deadline
-                    .run(&what, store.upload(&key, saved.path(), &meta, part))
-                    .await?;
-                log::info!(
-                    "uploaded {} ({} bytes, revision {}, sha256 {})",
-                    store_url(&store, &key),
-                    saved.size,
-                    me.revision,
-                    saved.sha256
-                );
+                let saved =
+                    take_and_upload(&store, &key, &taken, tls.clone(), &dir, part, &s.deadline)
+                        .await?;
                 report.result = "uploaded".into();
                 report.sha256 = Some(saved.sha256.clone());
                 report.size = Some(saved.size);
@@ -225,6 +207,58 @@ pub async fn snapshot(
     }
     report.s3_calls = store.calls();
     Ok(report)
+}
+
+/// Whose snapshot, of what.
+pub struct Taken<'a> {
+    pub url: &'a str,
+    pub name: &'a str,
+    pub revision: i64,
+    pub cluster_id: u64,
+    pub members: &'a [super::cluster::MemberInfo],
+}
+
+/// Stream the snapshot of the member at `taken.url` to a file in `dir`,
+/// then upload it as `key` with its metadata.
+pub async fn take_and_upload(
+    store: &Store,
+    key: &str,
+    taken: &Taken<'_>,
+    tls: tls::Tls,
+    dir: &std::path::Path,
+    part: usize,
+    deadline: &crate::wait::Deadline,
+) -> Result<save::Saved> {
+    let saved = save::save(taken.url, tls, dir, deadline).await?;
+    let meta = Meta {
+        sha256: saved.sha256.clone(),
+        revision: taken.revision,
+        cluster_id: taken.cluster_id,
+        members: taken
+            .members
+            .iter()
+            .map(|m| {
+                (
+                    m.name.clone(),
+                    m.peer_urls.first().cloned().unwrap_or_default(),
+                )
+            })
+            .collect(),
+        taken_by: taken.name.to_string(),
+        taken_at: now_secs(),
+    };
+    let what = format!("uploading {}", store_url(store, key));
+    deadline
+        .run(&what, store.upload(key, saved.path(), &meta, part))
+        .await?;
+    log::info!(
+        "uploaded {} ({} bytes, revision {}, sha256 {})",
+        store_url(store, key),
+        saved.size,
+        taken.revision,
+        saved.sha256
+    );
+    Ok(saved)
 }
 
 fn store_url(store: &Store, key: &str) -> String {

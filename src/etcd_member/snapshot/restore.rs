@@ -11,7 +11,8 @@
 //! its instance terminated or unknown to EC2. A recorded member whose
 //! instance still runs may still be serving the old cluster (a partition):
 //! the restore waits for it within the deadline, then refuses (exit 5)
-//! naming it. The object is streamed to a file and its SHA-256 checked
+//! naming it — unless it recorded that it stepped down from that cluster
+//! (a survivor of a quorum loss, see `recover`). The object is streamed to a file and its SHA-256 checked
 //! against its metadata — a damaged one is refused, and no older one is
 //! taken instead without a person choosing it. `etcdctl snapshot restore`
 //! then makes the data directory (beside it first, moved into place whole)
@@ -170,7 +171,9 @@ pub async fn restore_if_any(
                     );
                 }
             } else {
-                wait_until_gone(s, meta, &from).await?;
+                let store = store.as_ref().expect("an object has its store");
+                let prefix = plan::cluster_prefix(&o.snapshot_prefix, &s.cluster_name);
+                wait_until_gone(s, meta, &from, store, &prefix).await?;
             }
         }
         None if yes => log::warn!(
@@ -286,17 +289,20 @@ fn file_sha256(path: &Path) -> Result<String> {
     }
 }
 
-/// Every recorded member but this one proven gone, asked again every 5 s
-/// within the deadline.
-async fn wait_until_gone(s: &Setup, meta: &Meta, from: &str) -> Result<()> {
-    let others: Vec<String> = meta
-        .members
-        .iter()
-        .map(|(n, _)| n.clone())
-        .filter(|n| n != &s.me.name && !n.is_empty())
-        .collect();
+/// Every recorded member but this one proven gone, or recorded as having
+/// stepped down from that very cluster (a survivor of a quorum loss),
+/// asked again every 5 s within the deadline.
+async fn wait_until_gone(
+    s: &Setup,
+    meta: &Meta,
+    from: &str,
+    store: &Store,
+    cluster_prefix: &str,
+) -> Result<()> {
     loop {
-        let gone = crate::aws::instance::proven_gone(s.session.ec2(), &others).await?;
+        let mut gone = store.stepped_down(cluster_prefix, meta.cluster_id).await?;
+        let ask = blockers(&meta.members, &gone, &s.me.name);
+        gone.extend(crate::aws::instance::proven_gone(s.session.ec2(), &ask).await?);
         let blocking = blockers(&meta.members, &gone, &s.me.name);
         if blocking.is_empty() {
             return Ok(());

@@ -363,6 +363,52 @@ impl Store {
         Ok(hex::encode(hash.finalize()))
     }
 
+    /// Record that `instance` stepped down from cluster `cluster_id`
+    /// (its etcd stopped, its data set aside): a restore need not wait
+    /// for that instance to be gone.
+    pub async fn put_stepped_down(
+        &self,
+        cluster_prefix: &str,
+        cluster_id: u64,
+        instance: &str,
+        revision: i64,
+    ) -> Result<()> {
+        let key = format!("{cluster_prefix}stepped-down/{cluster_id:016x}/{instance}");
+        self.count();
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .body(ByteStream::from(
+                format!("{{\"revision\": {revision}}}\n").into_bytes(),
+            ))
+            .send()
+            .await
+            .map_err(|e| AwsError::new("PutObject", self.url(&key), e))?;
+        Ok(())
+    }
+
+    /// The instances that stepped down from cluster `cluster_id`.
+    pub async fn stepped_down(&self, cluster_prefix: &str, cluster_id: u64) -> Result<Vec<String>> {
+        let prefix = format!("{cluster_prefix}stepped-down/{cluster_id:016x}/");
+        self.count();
+        let out = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&prefix)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("ListObjectsV2", self.url(&prefix), e))?;
+        Ok(out
+            .contents()
+            .iter()
+            .filter_map(|o| o.key()?.strip_prefix(&prefix))
+            .filter(|i| !i.is_empty() && !i.contains('/'))
+            .map(str::to_string)
+            .collect())
+    }
+
     pub async fn delete(&self, key: &str) -> Result<()> {
         self.count();
         self.s3
