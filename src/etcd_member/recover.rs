@@ -282,13 +282,8 @@ fn set_aside(data_dir: &Path) -> Result<()> {
         return Ok(());
     }
     let aside = super::join::aside_path(data_dir, "stepped-down");
-    std::fs::rename(data_dir, &aside).with_context(|| {
-        format!(
-            "cannot move {} to {}",
-            data_dir.display(),
-            aside.display()
-        )
-    })?;
+    std::fs::rename(data_dir, &aside)
+        .with_context(|| format!("cannot move {} to {}", data_dir.display(), aside.display()))?;
     log::info!("moved the data directory aside to {}", aside.display());
     Ok(())
 }
@@ -340,7 +335,10 @@ mod tests {
         let m = [member(1), member(2), member(3)];
         let alone = [status(1, 0)];
         // Within the grace: wait.
-        assert!(matches!(decide(&facts(&m, &alone, 10, None)), QuorumStep::Wait(_)));
+        assert!(matches!(
+            decide(&facts(&m, &alone, 10, None)),
+            QuorumStep::Wait(_)
+        ));
         // Past it: ask EC2 about the silent ones.
         assert_eq!(
             decide(&facts(&m, &alone, 300, None)),
@@ -363,8 +361,14 @@ mod tests {
     fn a_majority_answering_or_a_leader_seen_is_no_loss() {
         let m = [member(1), member(2), member(3)];
         let two = [status(1, 0), status(2, 0)];
-        assert!(matches!(decide(&facts(&m, &two, 999, None)), QuorumStep::Wait(_)));
+        assert!(matches!(
+            decide(&facts(&m, &two, 999, None)),
+            QuorumStep::Wait(_)
+        ));
         let led = [status(1, 0), status(2, 3)];
-        assert!(matches!(decide(&facts(&m, &led, 999, None)), QuorumStep::Wait(_)));
+        assert!(matches!(
+            decide(&facts(&m, &led, 999, None)),
+            QuorumStep::Wait(_)
+        ));
     }
 }

@@ -647,3 +647,140 @@ async fn a_person_lists_snapshots_and_restores_a_chosen_one() {
         "old"
     );
 }
+
+/// Quorum loss: 2 of 3 instances terminated while a client writes; the
+/// survivor's etcd stays up, leaderless. Its tidy waits out the grace,
+/// proves the two gone, saves a last snapshot, records that it stepped
+/// down, stops etcd (`MOORING_SYSTEMCTL`: a stand-in that ends this
+/// node's etcd by its PID) and sets its data aside. The group's two
+/// replacements and the survivor's own prepare then restore that
+/// snapshot: a 3-member cluster holding every acknowledged write.
+#[tokio::test]
+async fn a_survivor_of_a_quorum_loss_steps_down_and_the_group_restores() {
+    let mut f = Fixture::new("snap", 3);
+    f.bootstrap(3).await;
+    make_bucket(&f).await;
+    // Writes through the survivor, every 20 ms, until the quorum is gone.
+    let mut c = f.client(0).await;
+    let mut acked = Vec::new();
+    for i in 0..50 {
+        c.put(format!("w/{i:05}"), "acked", None).await.unwrap();
+        acked.push(i);
+    }
+    let writer = {
+        let mut c = f.client(0).await;
+        tokio::spawn(async move {
+            let mut acked = Vec::new();
+            let mut failing_since = None;
+            for i in 50.. {
+                match tokio::time::timeout(
+                    std::time::Duration::from_secs(2),
+                    c.put(format!("w/{i:05}"), "acked", None),
+                )
+                .await
+                {
+                    Ok(Ok(_)) => {
+                        acked.push(i);
+                        failing_since = None;
+                    }
+                    _ => {
+                        let since = *failing_since.get_or_insert_with(std::time::Instant::now);
+                        if since.elapsed() > std::time::Duration::from_secs(3) {
+                            return acked;
+                        }
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            acked
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    terminate(&mut f, 1..3).await;
+    acked.extend(writer.await.unwrap());
+
+    // The survivor's systemctl: `stop` ends its etcd.
+    let pid = f.nodes[0].etcd.as_ref().unwrap().0.id();
+    let script = f.dir.path().join("systemctl");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\ncase \"$1\" in stop) kill {pid};; esac\nexit 0\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let (inst, dir) = (f.nodes[0].inst.clone(), f.nodes[0].dir.clone());
+    f.nodes[0].tool = rig::tool::Tool::new(super::BIN, &f.rig, &inst, &dir)
+        .with_env("MOORING_SYSTEMCTL", script.to_str().unwrap());
+    let tidy = ["--snapshot-bucket", BUCKET, "--quorum-loss-grace", "2"];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let out = f.run(0, "tidy", &tidy);
+        assert!(out.status.success(), "{}", describe(&out));
+        let r = json(&out);
+        if r["result"] == "stepped-down" {
+            break;
+        }
+        assert_eq!(r["result"], "leaderless", "{r}");
+        assert!(std::time::Instant::now() < deadline, "never stepped down");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert!(!f.nodes[0].data_dir().exists(), "the data is not aside");
+    f.stop(0);
+    let stored = keys(&f).await;
+    let snapshots: Vec<&String> = stored.iter().filter(|k| k.ends_with(".db")).collect();
+    assert_eq!(snapshots.len(), 1, "{stored:?}");
+    assert!(
+        stored
+            .iter()
+            .any(|k| k.contains("/stepped-down/") && k.ends_with(&f.nodes[0].inst.id)),
+        "{stored:?}"
+    );
+
+    // The replacements boot; the survivor's etcd.service starts again.
+    let first = f.nodes.len();
+    for _ in 0..2 {
+        f.launch();
+    }
+    let nodes: Vec<usize> = std::iter::once(0).chain(first..first + 2).collect();
+    let outs: Vec<std::process::Output> = std::thread::scope(|s| {
+        let f = &f;
+        let handles: Vec<_> = nodes
+            .iter()
+            .map(|&i| s.spawn(move || f.run(i, "prepare", &["--snapshot-bucket", BUCKET])))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for o in &outs {
+        assert!(o.status.success(), "{}", describe(o));
+        assert_eq!(json(o)["decision"], "restore", "{}", describe(o));
+    }
+    for &n in &nodes {
+        f.start(n);
+    }
+    let members: BTreeSet<String> = f.members(0).await.into_iter().map(|m| m.0).collect();
+    let expected: BTreeSet<String> = nodes.iter().map(|&n| f.nodes[n].inst.id.clone()).collect();
+    assert_eq!(members, expected);
+    let mut c = f.client(first).await;
+    let got = c
+        .get(
+            "w/",
+            Some(
+                etcd_client::GetOptions::new()
+                    .with_prefix()
+                    .with_keys_only(),
+            ),
+        )
+        .await
+        .unwrap();
+    let present: BTreeSet<String> = got
+        .kvs()
+        .iter()
+        .map(|kv| kv.key_str().unwrap().to_string())
+        .collect();
+    for i in &acked {
+        assert!(
+            present.contains(&format!("w/{i:05}")),
+            "acknowledged write {i} lost"
+        );
+    }
+}
