@@ -168,6 +168,8 @@ complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand 
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l snapshot-prefix -d 'Where in the bucket: snapshots go under PREFIX/CLUSTER/' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l etcdctl -d 'etcdctl (etcd 3.4\'s; `snapshot restore` makes a restored member\'s data directory)' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l unstarted-grace -d 'Remove a member that was added but never started after this many seconds (as this leader saw it)' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l quorum-loss-grace -d 'With no leader this long (and no quorum answering, and the silent members\' instances proven gone), a survivor saves a last snapshot and steps down so that the group restores (needs --snapshot-bucket)' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l etcd-unit -d 'The unit that runs etcd (stopped and started again on a step-down)' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l output -d 'Format of the report printed on stdout' -r -f -a "text\t'Lines for people'
 json\t'One JSON object, for scripts'"
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
