@@ -138,16 +138,20 @@ impl DeviceArgs {
 pub fn main<T: Into<crate::exit::Code>>(
     verbose: u8,
     quiet: u8,
+    output: OutputFormat,
     run: impl std::future::Future<Output = anyhow::Result<T>>,
 ) -> ! {
-    std::process::exit(execute(verbose, quiet, run).as_i32())
+    std::process::exit(execute(verbose, quiet, output, run).as_i32())
 }
 
 /// As [`main`], returning the code instead of exiting, for a main that
-/// maps it further.
+/// maps it further. With `--output json` a failure is also one JSON
+/// object on stdout, `{"error": …, "exit_code": N, "kind": …}`, so that a
+/// script reading stdout always gets an answer.
 pub fn execute<T: Into<crate::exit::Code>>(
     verbose: u8,
     quiet: u8,
+    output: OutputFormat,
     run: impl std::future::Future<Output = anyhow::Result<T>>,
 ) -> crate::exit::Code {
     crate::logging::init(verbose, quiet);
@@ -159,7 +163,16 @@ pub fn execute<T: Into<crate::exit::Code>>(
         Ok(code) => code.into(),
         Err(err) => {
             log::error!("{err:#}");
-            crate::exit::code_for(&err)
+            let code = crate::exit::code_for(&err);
+            if output == OutputFormat::Json {
+                let failure = serde_json::json!({
+                    "error": format!("{err:#}"),
+                    "exit_code": code.as_i32(),
+                    "kind": code.kind(),
+                });
+                println!("{failure}");
+            }
+            code
         }
     }
 }

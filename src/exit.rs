@@ -45,6 +45,21 @@ impl Code {
         self as u8 as i32
     }
 
+    /// The code's name in JSON failures.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Code::Ok => "ok",
+            Code::Failure => "failure",
+            Code::BadInput => "bad-input",
+            Code::AwsRefused => "aws-refused",
+            Code::TimedOut => "timed-out",
+            Code::Unsafe => "unsafe",
+            Code::NoCapacity => "no-capacity",
+            Code::NoMetadata => "no-metadata",
+            Code::Idle => "idle",
+        }
+    }
+
     /// Every code with its meaning, as the README table lists them.
     pub const ALL: [(Code, &'static str); 9] = [
         (Code::Ok, "done, or nothing to do"),

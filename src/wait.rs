@@ -25,6 +25,11 @@ impl Deadline {
         }
     }
 
+    /// The whole budget the deadline was given.
+    pub fn budget(&self) -> Duration {
+        self.end - self.start
+    }
+
     pub fn remaining(&self) -> Duration {
         self.end.saturating_duration_since(Instant::now())
     }

@@ -146,9 +146,31 @@ impl Session {
             region,
             ..Default::default()
         };
-        deadline
-            .run("instance metadata and AWS clients", Session::start(&opts))
-            .await
+        // A deadline that runs out while IMDS is still being asked is IMDS
+        // not answering (exit 7), not a generic timeout.
+        let imds = crate::imds::Metadata::new(opts.imds_endpoint.as_deref())?;
+        let identity = match deadline.run("instance metadata", imds.identity()).await {
+            Ok(identity) => identity,
+            Err(e) if e.is::<crate::exit::TimedOut>() => {
+                return Err(crate::exit::ImdsUnavailable {
+                    endpoint: imds.endpoint().to_string(),
+                    detail: format!(
+                        "no identity document within the run's {:.0} s (--timeout)",
+                        deadline.budget().as_secs_f64()
+                    ),
+                    unreachable: true,
+                }
+                .into())
+            }
+            Err(e) => return Err(e),
+        };
+        let aws = deadline
+            .run(
+                "AWS clients",
+                Aws::connect_with_imds(&opts, imds, Some(&identity.region)),
+            )
+            .await?;
+        Ok(Session { identity, aws })
     }
 
     pub async fn start(opts: &AwsOptions) -> Result<Session> {

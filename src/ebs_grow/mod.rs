@@ -68,7 +68,12 @@ pub enum Command {
 /// (`ebs-grow` whether run by that name or as `mooring ebs-grow`).
 pub fn main(args: Vec<std::ffi::OsString>) -> ! {
     let cli = Cli::parse_from(args);
-    crate::cli::main(cli.common.verbose, cli.common.quiet, run(cli))
+    crate::cli::main(
+        cli.common.verbose,
+        cli.common.quiet,
+        cli.common.output,
+        run(cli),
+    )
 }
 
 /// Run one command and print its report.

@@ -100,7 +100,12 @@ pub enum Command {
 /// (`etcd-member-prepare` whether run by that name or as `mooring etcd-member-prepare`).
 pub fn main(args: Vec<std::ffi::OsString>) -> ! {
     let cli = Cli::parse_from(args);
-    crate::cli::main(cli.common.verbose, cli.common.quiet, run(cli))
+    crate::cli::main(
+        cli.common.verbose,
+        cli.common.quiet,
+        cli.common.output,
+        run(cli),
+    )
 }
 
 pub async fn run(cli: Cli) -> Result<()> {

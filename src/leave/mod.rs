@@ -69,7 +69,12 @@ impl WatchArgs {
 /// The program's main: `args` as the process got them, its name first.
 pub fn main(args: Vec<std::ffi::OsString>) -> ! {
     let cli = Cli::parse_from(args);
-    crate::cli::main(cli.common.verbose, cli.common.quiet, run(cli))
+    crate::cli::main(
+        cli.common.verbose,
+        cli.common.quiet,
+        cli.common.output,
+        run(cli),
+    )
 }
 
 pub async fn run(cli: Cli) -> Result<()> {

@@ -38,7 +38,12 @@ use clap::Parser;
 /// (`px-volume-claim` whether run by that name or as `mooring px-volume-claim`).
 pub fn main(args: Vec<std::ffi::OsString>) -> ! {
     let cli = Cli::parse_from(args);
-    crate::cli::main(cli.common.verbose, cli.common.quiet, run(cli))
+    crate::cli::main(
+        cli.common.verbose,
+        cli.common.quiet,
+        cli.common.output,
+        run(cli),
+    )
 }
 
 pub async fn run(cli: Cli) -> Result<()> {

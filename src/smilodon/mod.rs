@@ -45,7 +45,12 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ! {
         }
         Err(e) => e.exit(),
     };
-    let code = crate::cli::execute(cli.common.verbose, cli.common.quiet, run(cli));
+    let code = crate::cli::execute(
+        cli.common.verbose,
+        cli.common.quiet,
+        cli.common.output,
+        run(cli),
+    );
     std::process::exit(exit_status(code, exec_condition))
 }
 

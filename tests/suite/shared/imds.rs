@@ -106,3 +106,52 @@ fn a_malformed_endpoint_is_bad_input() {
         assert!(format!("{err:#}").contains(bad), "{err:#}");
     }
 }
+
+/// Issue 23, errors: a run whose deadline runs out while IMDS still does
+/// not answer exits 7 (IMDS), not 4 (a generic timeout), and says so;
+/// with `--output json` every failure is also one JSON object on stdout
+/// with its exit code — a bad endpoint URL too (exit 2).
+#[test]
+fn failures_keep_their_cause_and_answer_in_json() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead = format!("http://127.0.0.1:{port}");
+    let run_dir = rig::temp_dir("json-errors");
+    let tools: [(&str, &[&str]); 2] = [
+        (
+            env!("CARGO_BIN_EXE_px-volume-claim"),
+            &[
+                "--cluster-id",
+                "c1",
+                "--template",
+                "vol-0123456789abcdef0:3",
+            ],
+        ),
+        (env!("CARGO_BIN_EXE_etcd-member-prepare"), &["prepare"]),
+    ];
+    for (bin, args) in tools {
+        for (endpoint, code, kind) in [
+            (dead.as_str(), 7, "no-metadata"),
+            ("htp://nowhere", 2, "bad-input"),
+        ] {
+            let out = std::process::Command::new(bin)
+                .args(args)
+                .args(["--timeout", "2", "--output", "json"])
+                .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", endpoint)
+                .env("MOORING_RUN_DIR", run_dir.path())
+                .env_remove("AWS_ENDPOINT_URL")
+                .output()
+                .unwrap();
+            let said = rig::tool::describe(&out);
+            assert_eq!(out.status.code(), Some(code), "{bin} {endpoint}: {said}");
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|e| panic!("{bin} {endpoint}: stdout is not JSON ({e}): {said}"));
+            assert_eq!(v["exit_code"], code, "{v}");
+            assert_eq!(v["kind"], kind, "{v}");
+            assert!(v["error"].as_str().unwrap().contains(endpoint), "{v}");
+        }
+    }
+}
