@@ -169,6 +169,37 @@ pub fn code_for(err: &anyhow::Error) -> Code {
     Code::Failure
 }
 
+/// Whether asking again later can help: IMDS not answering yet, AWS
+/// answering 5xx or throttling past the SDK's retries, a connection that
+/// failed. Refusals (permissions, bad parameters), bad input and refusals
+/// to touch data are not.
+pub fn is_transient(err: &anyhow::Error) -> bool {
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<ImdsUnavailable>() {
+            return e.unreachable;
+        }
+        if let Some(e) = cause.downcast_ref::<AwsError>() {
+            return match e.code.as_deref() {
+                None => true,
+                Some(code) => matches!(
+                    code,
+                    "InternalError"
+                        | "InternalFailure"
+                        | "ServiceUnavailable"
+                        | "Unavailable"
+                        | "RequestLimitExceeded"
+                        | "Throttling"
+                        | "ThrottlingException"
+                ),
+            };
+        }
+        if cause.is::<BadInput>() || cause.is::<Unsafe>() || cause.is::<NoCapacity>() {
+            return false;
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

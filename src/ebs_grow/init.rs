@@ -24,6 +24,33 @@ use std::path::{Path, PathBuf};
 const MOUNT_OPTIONS: &str = "defaults,noatime";
 const FSTAB_OPTIONS: &str = "defaults,noatime,nofail";
 
+/// How long a first boot's init waits before it asks again after a
+/// transient failure.
+const HEAL_PAUSE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `init`, asked again within the run's deadline after a transient
+/// failure (a late IMDS, EC2 answering 5xx or throttling): the unit's
+/// start job is then still running, so services with `Requires=` and
+/// `After=` on it wait instead of failing (before systemd 254, a unit's
+/// own `Restart=` fails its dependents' jobs). Every pass reconciles
+/// first, so asking again is safe.
+pub async fn init_healing(run: &Run) -> Result<Report> {
+    loop {
+        match init(run).await {
+            Err(e)
+                if crate::exit::is_transient(&e) && run.deadline.remaining() > HEAL_PAUSE * 3 =>
+            {
+                log::warn!(
+                    "{e:#}; a transient failure: init again in {} s",
+                    HEAL_PAUSE.as_secs()
+                );
+                tokio::time::sleep(HEAL_PAUSE).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 pub async fn init(run: &Run) -> Result<Report> {
     let s = &run.settings;
     let _lock = run.lock().await?;

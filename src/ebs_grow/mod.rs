@@ -80,7 +80,9 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ! {
 pub async fn run(cli: Cli) -> Result<()> {
     let format = cli.common.output;
     let report = match cli.command {
-        Command::Init(o) => init::init(&Run::new(o.resolve()?, cli.common, &cli.devices)).await?,
+        Command::Init(o) => {
+            init::init_healing(&Run::new(o.resolve()?, cli.common, &cli.devices)).await?
+        }
         Command::Check(o) => {
             check::check(&Run::new(o.resolve()?, cli.common, &cli.devices)).await?
         }

@@ -131,3 +131,64 @@ fn a_service_needing_the_filesystem_does_not_start_when_init_fails() {
         "0"
     );
 }
+
+/// Issue 23, a first boot that heals: init's first pass fails
+/// transiently (EC2 answers CreateVolume with 500s past the SDK's
+/// retries) and init asks again within its run, so the unit's start job
+/// still runs: a service with Requires= and After= on it waits and starts
+/// once the filesystem is mounted. (A unit restart would fail the
+/// service's job on systemd 252: Restart= is the unit's second line.)
+#[test]
+fn init_failing_transiently_is_retried_and_the_service_waits_for_it() {
+    let f = Fixture::new(json!({}), small_config(json!({})));
+    let manager = UserManager::start_with(&[("ebs-grow", Path::new(BIN))]);
+    let name = "ebs-grow-init@.service";
+    manager.install(name, &std::fs::read_to_string(unit(name)).unwrap());
+    let instance = String::from_utf8(
+        std::process::Command::new("systemd-escape")
+            .args(["--path", f.mp.to_str().unwrap()])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    let init = format!("ebs-grow-init@{instance}.service");
+    let log = manager.path("init.log");
+    manager.install(
+        "ebs-grow-init@.service.d/test.conf",
+        &format!(
+            "[Service]\n{}StandardError=append:{}\n",
+            f.tool.systemd_environment(),
+            log.display()
+        ),
+    );
+    manager.install(
+        "user-of-scratch.service",
+        &format!(
+            "[Unit]\nRequires={init}\nAfter={init}\n\
+             [Service]\nType=oneshot\nExecStart=/bin/sh -c 'mountpoint -q {} && touch %h/started'\n",
+            f.mp.display()
+        ),
+    );
+    // Every attempt of the first run (the tool makes 4) answered 500.
+    f.rig
+        .faults(json!([{"match": "CreateVolume", "times": 4, "fault": "error500"}]));
+    let out = manager.systemctl(&["start", "user-of-scratch.service"]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert!(manager.path("started").exists(), "started before the mount");
+    assert_eq!(manager.property(&init, "NRestarts"), "0");
+    assert_eq!(manager.property(&init, "ActiveState"), "active");
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("a transient failure: init again"),
+        "the first pass did not fail transiently"
+    );
+}
