@@ -423,18 +423,8 @@ async fn set_aside(s: &Setup, o: &Options, tls: &Tls) -> Result<Option<PathBuf>>
         return Ok(None);
     }
     let wait = s.deadline.sub(Duration::from_secs(15));
-    let stopped = wait
-        .poll(
-            format!("the local etcd at {} to stop", s.me.client_url),
-            Duration::from_millis(300),
-            Duration::from_secs(1),
-            || async {
-                let mine = Survey::of(std::slice::from_ref(&s.me.client_url), tls.clone()).await;
-                Ok(mine.answering().is_empty().then_some(()))
-            },
-        )
-        .await;
-    if stopped.is_err() {
+    let stopped = super::survey::wait_stopped(&s.me.client_url, tls.clone(), &wait).await;
+    if !stopped {
         log::warn!(
             "the local etcd at {} still answers; keeping {} (stop etcd, then it can go)",
             s.me.client_url,

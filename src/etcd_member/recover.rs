@@ -257,20 +257,14 @@ async fn step_down(
         me.cluster_id
     );
     crate::lifecycle::systemctl(&["stop", etcd_unit])?;
-    let stopped = s
-        .deadline
-        .sub(Duration::from_secs(5))
-        .poll(
-            format!("the local etcd at {} to stop", s.me.client_url),
-            Duration::from_millis(300),
-            Duration::from_secs(1),
-            || async {
-                let mine = Survey::of(std::slice::from_ref(&s.me.client_url), tls.clone()).await;
-                Ok(mine.answering().is_empty().then_some(()))
-            },
-        )
-        .await;
-    stopped.with_context(|| format!("{etcd_unit} was stopped but etcd still answers"))?;
+    let wait = s.deadline.sub(Duration::from_secs(5));
+    if !super::survey::wait_stopped(&s.me.client_url, tls.clone(), &wait).await {
+        anyhow::bail!(
+            "{etcd_unit} was stopped but the local etcd at {} still answers; keeping {}",
+            s.me.client_url,
+            o.data_dir.display()
+        );
+    }
     set_aside(&o.data_dir)?;
     // prepare then waits for the replacements and restores with them.
     crate::lifecycle::systemctl(&["start", "--no-block", etcd_unit])?;

@@ -187,3 +187,21 @@ impl Survey {
         (why, all_config)
     }
 }
+
+/// Wait, within `deadline`, until the member at `url` no longer answers
+/// (etcd stopping after a removal or a `systemctl stop`); whether it
+/// stopped.
+pub async fn wait_stopped(url: &str, tls: Tls, deadline: &crate::wait::Deadline) -> bool {
+    deadline
+        .poll(
+            format!("the local etcd at {url} to stop"),
+            Duration::from_millis(300),
+            Duration::from_secs(1),
+            || async {
+                let mine = Survey::of(&[url.to_string()], tls.clone()).await;
+                Ok(mine.answering().is_empty().then_some(()))
+            },
+        )
+        .await
+        .is_ok()
+}
