@@ -155,6 +155,18 @@ pub async fn on_leaderless(
         gone: None,
     };
     let mut step = decide(&facts);
+    let no_bucket = o.snapshot_bucket.as_deref().is_none_or(str::is_empty);
+    if matches!(step, QuorumStep::AskEc2(_)) && no_bucket {
+        // Nothing to recover to: no EC2 call, the tick says why.
+        log::warn!(
+            "no leader for {} s and no quorum answering; without --snapshot-bucket this member cannot recover the cluster",
+            facts.leaderless_for
+        );
+        return Ok(Outcome {
+            result: "leaderless".into(),
+            kept: Vec::new(),
+        });
+    }
     let gone;
     if let QuorumStep::AskEc2(silent) = &step {
         gone = crate::aws::instance::proven_gone(s.session.ec2(), silent).await?;
