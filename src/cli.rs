@@ -1,5 +1,6 @@
 //! Flags every tool shares, and how a tool prints its report.
 
+use clap::builder::TypedValueParser as _;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -15,12 +16,15 @@ pub enum OutputFormat {
     Json,
 }
 
-/// The flags of every Mooring tool.
+/// The heading of the common flags in `--help`.
+const COMMON: &str = "Common options";
+
+/// The flags of every Mooring tool, under their own heading in `--help`.
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
     /// Show what would be done; change nothing (no AWS mutation, no mkfs,
     /// no mount, no file written).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = COMMON)]
     pub dry_run: bool,
 
     /// Format of the report printed on stdout.
@@ -28,37 +32,47 @@ pub struct CommonArgs {
         long,
         value_enum,
         default_value_t,
-        global = true,
+        global = true, help_heading = COMMON,
         env = "MOORING_OUTPUT"
     )]
     pub output: OutputFormat,
 
     /// AWS region [default: AWS_REGION, else the instance's region from IMDS].
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = COMMON)]
     pub region: Option<String>,
 
     /// Give up after this many seconds (keep it below the unit's
     /// TimeoutStartSec).
-    #[arg(long, value_name = "SECONDS", global = true, default_value_t = 60,
+    #[arg(long, value_name = "SECONDS", global = true, help_heading = COMMON, default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
 
     /// Directory for locks and state between runs.
     #[arg(
         long,
-        global = true,
+        global = true, help_heading = COMMON,
         env = "MOORING_RUN_DIR",
         default_value = "/run/mooring"
     )]
     pub run_dir: PathBuf,
 
     /// More log detail (repeat for more).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = COMMON)]
     pub verbose: u8,
 
     /// Less log detail (repeat for less).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = COMMON)]
     pub quiet: u8,
+
+    /// Leave this run's numbers in FILE for node_exporter's textfile
+    /// collector (replaced atomically after every run, failed ones too;
+    /// not with --dry-run). Empty: none.
+    // An empty value is accepted (units set the variable empty), which
+    // clap's own path parser refuses.
+    #[arg(long, value_name = "FILE", global = true, help_heading = COMMON,
+          env = "MOORING_METRICS_FILE",
+          value_parser = clap::builder::OsStringValueParser::new().map(PathBuf::from))]
+    pub metrics_file: Option<PathBuf>,
 }
 
 impl CommonArgs {
@@ -89,7 +103,8 @@ pub fn print_report<R: Report>(report: &R, format: OutputFormat) {
     }
 }
 
-/// Where block devices are looked up (tests point these at the rig's).
+/// Where block devices are looked up. Hidden: only tests point these
+/// elsewhere (at the rig's), through their environment variables.
 #[derive(Debug, Clone, Args)]
 pub struct DeviceArgs {
     /// sysfs block directory scanned for NVMe serials.
@@ -98,7 +113,7 @@ pub struct DeviceArgs {
         env = "MOORING_SYS_BLOCK_DIR",
         default_value = "/sys/block",
         global = true,
-        hide_short_help = true
+        hide = true
     )]
     pub sys_block_dir: PathBuf,
 
@@ -108,7 +123,7 @@ pub struct DeviceArgs {
         env = "MOORING_DEV_DIR",
         default_value = "/dev",
         global = true,
-        hide_short_help = true
+        hide = true
     )]
     pub dev_dir: PathBuf,
 
@@ -118,7 +133,7 @@ pub struct DeviceArgs {
         env = "MOORING_BY_ID_DIR",
         default_value = "/dev/disk/by-id",
         global = true,
-        hide_short_help = true
+        hide = true
     )]
     pub by_id_dir: PathBuf,
 }
@@ -133,15 +148,26 @@ impl DeviceArgs {
     }
 }
 
+/// The command a tool was run with, for the metrics' `command` label:
+/// its subcommand's name, else `default` (a tool whose main job has no
+/// subcommand). Parsing twice costs microseconds.
+pub fn command_name<C: clap::CommandFactory>(args: &[std::ffi::OsString], default: &str) -> String {
+    C::command()
+        .try_get_matches_from(args)
+        .ok()
+        .and_then(|m| m.subcommand_name().map(str::to_string))
+        .unwrap_or_else(|| default.to_string())
+}
+
 /// The body of every tool's `main`: logging, a single-threaded runtime,
-/// the run, the error chain printed once, the documented exit code.
+/// the run, the error chain printed once, the metrics file, the
+/// documented exit code.
 pub fn main<T: Into<crate::exit::Code>>(
-    verbose: u8,
-    quiet: u8,
-    output: OutputFormat,
+    labels: crate::metrics::RunLabels,
+    common: &CommonArgs,
     run: impl std::future::Future<Output = anyhow::Result<T>>,
 ) -> ! {
-    std::process::exit(execute(verbose, quiet, output, run).as_i32())
+    std::process::exit(execute(labels, common, run).as_i32())
 }
 
 /// As [`main`], returning the code instead of exiting, for a main that
@@ -149,22 +175,22 @@ pub fn main<T: Into<crate::exit::Code>>(
 /// object on stdout, `{"error": …, "exit_code": N, "kind": …}`, so that a
 /// script reading stdout always gets an answer.
 pub fn execute<T: Into<crate::exit::Code>>(
-    verbose: u8,
-    quiet: u8,
-    output: OutputFormat,
+    labels: crate::metrics::RunLabels,
+    common: &CommonArgs,
     run: impl std::future::Future<Output = anyhow::Result<T>>,
 ) -> crate::exit::Code {
-    crate::logging::init(verbose, quiet);
+    let started = std::time::Instant::now();
+    crate::logging::init(common.verbose, common.quiet);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("cannot start the async runtime");
-    match runtime.block_on(run) {
+    let code = match runtime.block_on(run) {
         Ok(code) => code.into(),
         Err(err) => {
             log::error!("{err:#}");
             let code = crate::exit::code_for(&err);
-            if output == OutputFormat::Json {
+            if common.output == OutputFormat::Json {
                 let failure = serde_json::json!({
                     "error": format!("{err:#}"),
                     "exit_code": code.as_i32(),
@@ -174,5 +200,13 @@ pub fn execute<T: Into<crate::exit::Code>>(
             }
             code
         }
+    };
+    let metrics_file = common
+        .metrics_file
+        .as_ref()
+        .filter(|p| !p.as_os_str().is_empty());
+    if let (Some(path), false) = (metrics_file, common.dry_run) {
+        crate::metrics::write(path, &labels, code.as_i32(), started.elapsed());
     }
+    code
 }

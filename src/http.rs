@@ -84,6 +84,9 @@ struct ByScheme {
 
 impl HttpConnector for ByScheme {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        // Every attempt is counted here, retries included: what EC2's
+        // per-account throttling sees.
+        crate::metrics::count_request(request.headers().get("authorization"));
         if request.uri().starts_with("https:") {
             let tls = self.tls.get_or_init(|| {
                 builder(&self.settings, self.sleep.clone())

@@ -30,6 +30,7 @@ pub mod http;
 pub mod imds;
 pub mod lifecycle;
 pub mod logging;
+pub mod metrics;
 pub mod net;
 pub mod paths;
 pub mod runlock;

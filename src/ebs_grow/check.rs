@@ -37,6 +37,7 @@ pub async fn check(run: &Run) -> Result<Report> {
     }
     let members = fs::members(s.fs, &mount.source, &run.vg())?;
     let before = usage::measure(s.fs, &s.mountpoint, &mount.source)?;
+    super::gauges::record(run, &before, &members);
     let files = run.files();
     let now = now_ms();
     let prev = files.sample();
@@ -87,6 +88,9 @@ pub async fn check(run: &Run) -> Result<Report> {
     let grown = grow(run, &session, &mount, &members, decision.grow, &before).await?;
     if !run.dry_run() {
         files.finish()?;
+        if matches!(grown.action.as_str(), "added" | "grown") {
+            files.record_growth(now_ms())?;
+        }
     }
     report.action = grown.action;
     report.volume_id = grown.volume_id;
@@ -103,6 +107,8 @@ pub async fn check(run: &Run) -> Result<Report> {
             used_bytes: after.used_bytes,
             total_bytes: after.total_bytes,
         })?;
+        let members = fs::members(s.fs, &mount.source, &run.vg())?;
+        super::gauges::record(run, &after, &members);
         report.after = Some(after);
     }
     Ok(report)

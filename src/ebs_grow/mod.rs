@@ -8,6 +8,7 @@ mod add;
 pub mod check;
 pub mod config;
 pub mod fs;
+mod gauges;
 mod grow;
 mod grown;
 pub mod init;
@@ -67,13 +68,13 @@ pub enum Command {
 /// The program's main: `args` as the process got them, its name first
 /// (`ebs-grow` whether run by that name or as `mooring ebs-grow`).
 pub fn main(args: Vec<std::ffi::OsString>) -> ! {
+    let labels = crate::metrics::RunLabels {
+        tool: "ebs-grow",
+        command: crate::cli::command_name::<Cli>(&args, "ebs-grow"),
+    };
     let cli = Cli::parse_from(args);
-    crate::cli::main(
-        cli.common.verbose,
-        cli.common.quiet,
-        cli.common.output,
-        run(cli),
-    )
+    let common = cli.common.clone();
+    crate::cli::main(labels, &common, run(cli))
 }
 
 /// Run one command and print its report.

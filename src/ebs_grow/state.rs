@@ -22,6 +22,7 @@ pub struct Pending {
 pub struct Files {
     sample: PathBuf,
     journal: PathBuf,
+    grown: PathBuf,
 }
 
 impl Files {
@@ -29,6 +30,7 @@ impl Files {
         Files {
             sample: run_dir.join("ebs-grow").join(format!("{name}.sample")),
             journal: state_dir.join("ebs-grow").join(format!("{name}.pending")),
+            grown: state_dir.join("ebs-grow").join(format!("{name}.grown")),
         }
     }
 
@@ -46,6 +48,15 @@ impl Files {
 
     pub fn begin(&self, p: &Pending) -> Result<()> {
         atomic_write(&self.journal, &serde_json::to_vec(p)?, 0o644)
+    }
+
+    /// When the last growth of this mountpoint ended (ms since the epoch).
+    pub fn last_growth(&self) -> Option<u64> {
+        read(&self.grown)
+    }
+
+    pub fn record_growth(&self, at_ms: u64) -> Result<()> {
+        atomic_write(&self.grown, &serde_json::to_vec(&at_ms)?, 0o644)
     }
 
     pub fn finish(&self) -> Result<()> {

@@ -63,13 +63,13 @@ pub enum Command {
 /// The program's main: `args` as the process got them, its name first
 /// (`ecs-node-guard` whether run by that name or as `mooring ecs-node-guard`).
 pub fn main(args: Vec<std::ffi::OsString>) -> ! {
+    let labels = crate::metrics::RunLabels {
+        tool: "ecs-node-guard",
+        command: crate::cli::command_name::<Cli>(&args, "ecs-node-guard"),
+    };
     let cli = Cli::parse_from(args);
-    crate::cli::main(
-        cli.common.verbose,
-        cli.common.quiet,
-        cli.common.output,
-        run(cli),
-    )
+    let common = cli.common.clone();
+    crate::cli::main(labels, &common, run(cli))
 }
 
 pub async fn run(cli: Cli) -> Result<()> {

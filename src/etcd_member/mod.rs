@@ -99,19 +99,23 @@ pub enum Command {
 /// The program's main: `args` as the process got them, its name first
 /// (`etcd-member-prepare` whether run by that name or as `mooring etcd-member-prepare`).
 pub fn main(args: Vec<std::ffi::OsString>) -> ! {
+    let labels = crate::metrics::RunLabels {
+        tool: "etcd-member-prepare",
+        command: crate::cli::command_name::<Cli>(&args, "prepare"),
+    };
     let cli = Cli::parse_from(args);
-    crate::cli::main(
-        cli.common.verbose,
-        cli.common.quiet,
-        cli.common.output,
-        run(cli),
-    )
+    let common = cli.common.clone();
+    crate::cli::main(labels, &common, run(cli))
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
     let format = cli.common.output;
     match cli.command {
-        Command::Prepare(o) => print_report(&prepare::prepare(&cli.common, &o).await?, format),
+        Command::Prepare(o) => {
+            let report = prepare::prepare(&cli.common, &o).await?;
+            report.record_gauges();
+            print_report(&report, format)
+        }
         Command::Promote(o) => print_report(&promote::promote(&cli.common, &o).await?, format),
         Command::Leave { options, leave } => {
             print_report(&leave::leave(&cli.common, &options, &leave).await?, format)

@@ -260,3 +260,27 @@ fn write_env(
     }
     env.write(&o.env_file, 0o644, "etcd-member-prepare")
 }
+
+impl PrepareReport {
+    /// The decision and the cluster's size, for the metrics file.
+    pub fn record_gauges(&self) {
+        use crate::metrics::gauge;
+        gauge(
+            "etcd_prepare_decision",
+            "The last prepare's decision (new, restore, join, rejoin, restart): 1 for the one taken.",
+            &[("decision", self.decision.as_str())],
+            1.0,
+        );
+        let members = self
+            .initial_cluster
+            .split(',')
+            .filter(|m| !m.is_empty())
+            .count();
+        gauge(
+            "etcd_members",
+            "Members in the initial cluster the prepare wrote for etcd.",
+            &[],
+            members as f64,
+        );
+    }
+}

@@ -68,13 +68,13 @@ impl WatchArgs {
 
 /// The program's main: `args` as the process got them, its name first.
 pub fn main(args: Vec<std::ffi::OsString>) -> ! {
+    let labels = crate::metrics::RunLabels {
+        tool: "mooring-leave",
+        command: crate::cli::command_name::<Cli>(&args, "mooring-leave"),
+    };
     let cli = Cli::parse_from(args);
-    crate::cli::main(
-        cli.common.verbose,
-        cli.common.quiet,
-        cli.common.output,
-        run(cli),
-    )
+    let common = cli.common.clone();
+    crate::cli::main(labels, &common, run(cli))
 }
 
 pub async fn run(cli: Cli) -> Result<()> {

@@ -37,13 +37,13 @@ use clap::Parser;
 /// The program's main: `args` as the process got them, its name first
 /// (`px-volume-claim` whether run by that name or as `mooring px-volume-claim`).
 pub fn main(args: Vec<std::ffi::OsString>) -> ! {
+    let labels = crate::metrics::RunLabels {
+        tool: "px-volume-claim",
+        command: crate::cli::command_name::<Cli>(&args, "claim"),
+    };
     let cli = Cli::parse_from(args);
-    crate::cli::main(
-        cli.common.verbose,
-        cli.common.quiet,
-        cli.common.output,
-        run(cli),
-    )
+    let common = cli.common.clone();
+    crate::cli::main(labels, &common, run(cli))
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
@@ -51,7 +51,11 @@ pub async fn run(cli: Cli) -> Result<()> {
         Some(cli::Command::Release(step)) => {
             print_report(&leave::release(&cli, step).await?, cli.common.output)
         }
-        None => print_report(&claim(&cli).await?, cli.common.output),
+        None => {
+            let report = claim(&cli).await?;
+            report.record_gauges();
+            print_report(&report, cli.common.output)
+        }
     }
     Ok(())
 }

@@ -99,3 +99,43 @@ pub fn env_file(report: &ClaimReport) -> Result<EnvFile> {
         )?;
     Ok(env)
 }
+
+impl ClaimReport {
+    /// What this instance holds, for the metrics file: a count per
+    /// cluster, whether it runs storage-less, and one info sample per
+    /// held volume (its ID and how it came to hold it).
+    pub fn record_gauges(&self) {
+        use crate::metrics::gauge;
+        let cluster = [("cluster", self.cluster_id.as_str())];
+        let held: Vec<&Claimed> = self
+            .templates
+            .iter()
+            .filter(|c| c.volume_id.is_some())
+            .collect();
+        gauge(
+            "px_volumes_held",
+            "Volumes this instance holds for the storage service.",
+            &cluster,
+            held.len() as f64,
+        );
+        gauge(
+            "px_storageless",
+            "1 when the instance runs storage-less (no volume free or creatable).",
+            &cluster,
+            if self.storageless { 1.0 } else { 0.0 },
+        );
+        for c in held {
+            gauge(
+                "px_volume_held_info",
+                "A volume this instance holds: its template, ID and outcome (claimed, created, reused).",
+                &[
+                    ("cluster", self.cluster_id.as_str()),
+                    ("template", c.template.as_str()),
+                    ("volume_id", c.volume_id.as_deref().unwrap_or_default()),
+                    ("outcome", c.outcome.as_str()),
+                ],
+                1.0,
+            );
+        }
+    }
+}

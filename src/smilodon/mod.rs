@@ -34,6 +34,10 @@ use clap::Parser;
 
 /// The program's main: `args` as the process got them, its name first.
 pub fn main(args: Vec<std::ffi::OsString>) -> ! {
+    let labels = crate::metrics::RunLabels {
+        tool: "smilodon-attach",
+        command: crate::cli::command_name::<Cli>(&args, "attach"),
+    };
     let exec_condition = args.iter().skip(1).any(|a| a == "--exec-condition");
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
@@ -45,12 +49,8 @@ pub fn main(args: Vec<std::ffi::OsString>) -> ! {
         }
         Err(e) => e.exit(),
     };
-    let code = crate::cli::execute(
-        cli.common.verbose,
-        cli.common.quiet,
-        cli.common.output,
-        run(cli),
-    );
+    let common = cli.common.clone();
+    let code = crate::cli::execute(labels, &common, run(cli));
     std::process::exit(exit_status(code, exec_condition))
 }
 
@@ -60,6 +60,7 @@ pub async fn run(cli: Cli) -> Result<Code> {
         return Ok(Code::Ok);
     }
     let report = attach(&cli).await?;
+    report.record_gauges();
     print_report(&report, cli.common.output);
     Ok(if report.node_id.is_none() {
         Code::Idle

@@ -82,3 +82,29 @@ impl Report for AttachReport {
         lines.join("\n")
     }
 }
+
+impl AttachReport {
+    /// The pair this instance holds, for the metrics file: 1 or 0 (a
+    /// spare), and one info sample naming the node, volume and ENI.
+    pub fn record_gauges(&self) {
+        use crate::metrics::gauge;
+        gauge(
+            "smilodon_pair_held",
+            "1 when this instance holds a node's EBS + ENI pair, 0 on a spare.",
+            &[],
+            if self.node_id.is_some() { 1.0 } else { 0.0 },
+        );
+        if let Some(node) = &self.node_id {
+            gauge(
+                "smilodon_pair_info",
+                "The pair this instance holds: node ID, volume and ENI.",
+                &[
+                    ("node_id", node.as_str()),
+                    ("volume_id", self.volume_id.as_deref().unwrap_or_default()),
+                    ("eni_id", self.eni_id.as_deref().unwrap_or_default()),
+                ],
+                1.0,
+            );
+        }
+    }
+}

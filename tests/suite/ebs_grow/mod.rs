@@ -4,6 +4,7 @@
 mod faults;
 mod growth;
 mod iam;
+mod metrics;
 mod units;
 
 use rig::loopdev::MountGuard;
