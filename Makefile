@@ -116,7 +116,7 @@ install:
 # packaging test checks it against the .deb without building again).
 install-tree:
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system \
-		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/doc/mooring/iam \
+		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/doc/mooring/iam \
 		$(DESTDIR)$(PREFIX)/share/doc/mooring/examples/cloud-init $(DESTDIR)$(PREFIX)/share/doc/mooring/examples/ami \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions \
 		$(DESTDIR)$(PREFIX)/share/zsh/vendor-completions \
@@ -124,6 +124,8 @@ install-tree:
 	install -m 755 $(CARGO_TARGET_DIR)/release/mooring $(DESTDIR)$(PREFIX)/bin/
 	for b in $(TOOLS); do ln -sf mooring $(DESTDIR)$(PREFIX)/bin/$$b; done
 	install -m 644 units/* $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -D -m 644 packaging/tmpfiles/mooring.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/mooring.conf
+	install -D -m 644 packaging/preset/90-mooring.preset $(DESTDIR)$(PREFIX)/lib/systemd/system-preset/90-mooring.preset
 	for d in etcd.service.d/mooring-etcd-member-prepare.conf zookeeper.service.d/mooring-smilodon-attach.conf \
 		portworx.service.d/mooring-px-volume-claim.conf ecs.service.d/mooring-ecs-node-guard.conf; do \
 		install -D -m 644 dropins/$$d $(DESTDIR)$(PREFIX)/lib/systemd/system/$$d; done
@@ -133,7 +135,7 @@ install-tree:
 		$(DESTDIR)$(PREFIX)/share/doc/mooring/examples/zookeeper.service.d/mooring-smilodon-attach-spare.conf.example
 	install -m 644 packaging/cloud-init/* $(DESTDIR)$(PREFIX)/share/doc/mooring/examples/cloud-init/
 	install -m 644 packaging/ami/* $(DESTDIR)$(PREFIX)/share/doc/mooring/examples/ami/
-	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 644 completions/bash/* $(DESTDIR)$(PREFIX)/share/bash-completion/completions/
 	install -m 644 completions/zsh/* $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/
 	install -m 644 completions/fish/* $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/

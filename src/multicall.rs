@@ -12,29 +12,58 @@ use std::path::Path;
 /// A tool's main, given the arguments with the tool's name first.
 type ToolMain = fn(Vec<OsString>) -> !;
 
-/// The tools, by the name they are installed under.
-pub const TOOLS: [(&str, ToolMain); 6] = [
-    ("ebs-grow", crate::ebs_grow::main),
-    ("etcd-member-prepare", crate::etcd_member::main),
-    ("smilodon-attach", crate::smilodon::main),
-    ("px-volume-claim", crate::px_claim::main),
-    ("ecs-node-guard", crate::ecs_guard::main),
-    ("mooring-leave", crate::leave::main),
+/// The tools, by the name they are installed under, with their purpose
+/// in one line (for `mooring --help`).
+pub const TOOLS: [(&str, ToolMain, &str); 6] = [
+    (
+        "ebs-grow",
+        crate::ebs_grow::main,
+        "keep a mountpoint from filling up: add or grow EBS",
+    ),
+    (
+        "etcd-member-prepare",
+        crate::etcd_member::main,
+        "etcd membership by EC2 tag; tidy, snapshots, restore",
+    ),
+    (
+        "smilodon-attach",
+        crate::smilodon::main,
+        "attach and mount a node's EBS + ENI pair, write its env",
+    ),
+    (
+        "px-volume-claim",
+        crate::px_claim::main,
+        "claim or create a storage volume from a template",
+    ),
+    (
+        "ecs-node-guard",
+        crate::ecs_guard::main,
+        "configure an ECS host; replace it when it breaks",
+    ),
+    (
+        "mooring-leave",
+        crate::leave::main,
+        "on scale-in: run the leave steps, complete the hook",
+    ),
 ];
 
 fn tool(name: &OsStr) -> Option<ToolMain> {
     TOOLS
         .iter()
-        .find(|(tool, _)| OsStr::new(tool) == name)
-        .map(|(_, main)| *main)
+        .find(|(tool, _, _)| OsStr::new(tool) == name)
+        .map(|(_, main, _)| *main)
 }
 
 fn usage() -> String {
-    let names: Vec<&str> = TOOLS.iter().map(|(name, _)| *name).collect();
+    let lines: Vec<String> = TOOLS
+        .iter()
+        .map(|(name, _, purpose)| format!("  {name:<20} {purpose}"))
+        .collect();
     format!(
-        "Usage: mooring <TOOL> [ARGS]...\n\nTools (also installed under their own names):\n  {}\n\n\
-         `mooring <TOOL> --help` (or `<TOOL> --help`) for a tool's flags.\n",
-        names.join("\n  ")
+        "Usage: mooring <TOOL> [ARGS]...\n\nTools (also installed under their own names):\n{}\n\n\
+         `mooring <TOOL> --help` (or `<TOOL> --help`) for a tool's flags;\n\
+         man 8 <TOOL> for its exit codes, files and examples.\n",
+        lines.join("\n")
     )
 }
 

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_ebs_grow_global_optspecs
-    string join \n dry-run output= region= timeout= run-dir= v/verbose q/quiet sys-block-dir= dev-dir= by-id-dir= h/help V/version
+    string join \n dry-run output= region= timeout= run-dir= v/verbose q/quiet metrics-file= sys-block-dir= dev-dir= by-id-dir= h/help V/version
 end
 
 function __fish_ebs_grow_needs_command
@@ -29,6 +29,7 @@ json\t'One JSON object, for scripts'"
 complete -c ebs-grow -n "__fish_ebs_grow_needs_command" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
 complete -c ebs-grow -n "__fish_ebs_grow_needs_command" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
 complete -c ebs-grow -n "__fish_ebs_grow_needs_command" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c ebs-grow -n "__fish_ebs_grow_needs_command" -l metrics-file -d 'Leave this run\'s numbers in FILE for node_exporter\'s textfile collector (replaced atomically after every run, failed ones too; not with --dry-run). Empty: none' -r -F
 complete -c ebs-grow -n "__fish_ebs_grow_needs_command" -l sys-block-dir -d 'sysfs block directory scanned for NVMe serials' -r -F
 complete -c ebs-grow -n "__fish_ebs_grow_needs_command" -l dev-dir -d 'Directory of device nodes' -r -F
 complete -c ebs-grow -n "__fish_ebs_grow_needs_command" -l by-id-dir -d 'udev\'s by-id directory' -r -F
@@ -77,6 +78,7 @@ json\t'One JSON object, for scripts'"
 complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand init" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
 complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand init" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
 complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand init" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand init" -l metrics-file -d 'Leave this run\'s numbers in FILE for node_exporter\'s textfile collector (replaced atomically after every run, failed ones too; not with --dry-run). Empty: none' -r -F
 complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand init" -l sys-block-dir -d 'sysfs block directory scanned for NVMe serials' -r -F
 complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand init" -l dev-dir -d 'Directory of device nodes' -r -F
 complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand init" -l by-id-dir -d 'udev\'s by-id directory' -r -F
@@ -119,6 +121,7 @@ json\t'One JSON object, for scripts'"
 complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand check" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
 complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand check" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
 complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand check" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand check" -l metrics-file -d 'Leave this run\'s numbers in FILE for node_exporter\'s textfile collector (replaced atomically after every run, failed ones too; not with --dry-run). Empty: none' -r -F
 complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand check" -l sys-block-dir -d 'sysfs block directory scanned for NVMe serials' -r -F
 complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand check" -l dev-dir -d 'Directory of device nodes' -r -F
 complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand check" -l by-id-dir -d 'udev\'s by-id directory' -r -F
@@ -161,6 +164,7 @@ json\t'One JSON object, for scripts'"
 complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand status" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
 complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand status" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
 complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand status" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand status" -l metrics-file -d 'Leave this run\'s numbers in FILE for node_exporter\'s textfile collector (replaced atomically after every run, failed ones too; not with --dry-run). Empty: none' -r -F
 complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand status" -l sys-block-dir -d 'sysfs block directory scanned for NVMe serials' -r -F
 complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand status" -l dev-dir -d 'Directory of device nodes' -r -F
 complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand status" -l by-id-dir -d 'udev\'s by-id directory' -r -F
@@ -203,6 +207,7 @@ json\t'One JSON object, for scripts'"
 complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand teardown" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
 complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand teardown" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
 complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand teardown" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand teardown" -l metrics-file -d 'Leave this run\'s numbers in FILE for node_exporter\'s textfile collector (replaced atomically after every run, failed ones too; not with --dry-run). Empty: none' -r -F
 complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand teardown" -l sys-block-dir -d 'sysfs block directory scanned for NVMe serials' -r -F
 complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand teardown" -l dev-dir -d 'Directory of device nodes' -r -F
 complete -c ebs-grow -n "__fish_ebs_grow_using_subcommand teardown" -l by-id-dir -d 'udev\'s by-id directory' -r -F

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_ecs_node_guard_global_optspecs
-    string join \n dry-run output= region= timeout= run-dir= v/verbose q/quiet h/help V/version
+    string join \n dry-run output= region= timeout= run-dir= v/verbose q/quiet metrics-file= h/help V/version
 end
 
 function __fish_ecs_node_guard_needs_command
@@ -29,6 +29,7 @@ json\t'One JSON object, for scripts'"
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_needs_command" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_needs_command" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_needs_command" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c ecs-node-guard -n "__fish_ecs_node_guard_needs_command" -l metrics-file -d 'Leave this run\'s numbers in FILE for node_exporter\'s textfile collector (replaced atomically after every run, failed ones too; not with --dry-run). Empty: none' -r -F
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_needs_command" -l dry-run -d 'Show what would be done; change nothing (no AWS mutation, no mkfs, no mount, no file written)'
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_needs_command" -s v -l verbose -d 'More log detail (repeat for more)'
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_needs_command" -s q -l quiet -d 'Less log detail (repeat for less)'
@@ -40,7 +41,7 @@ complete -c ecs-node-guard -n "__fish_ecs_node_guard_needs_command" -f -a "sweep
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_needs_command" -f -a "leave" -d 'When the group terminates this instance: drain its container instance, then deregister it (ExecStop= of mooring-ecs-drain.service)'
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand configure" -l cluster -d 'The ECS cluster [default: the instance\'s tag --cluster-tag, from instance-metadata tags]' -r
-complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand configure" -l cluster-tag -r
+complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand configure" -l cluster-tag -d 'The instance tag that names the cluster when --cluster is not given' -r
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand configure" -l ecs-config -d 'The agent\'s configuration file' -r -F
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand configure" -l name -d 'Set the Name tag to this, with {cluster} and {instance_id} replaced (e.g. "{cluster} ECS {instance_id}"); empty: leave it' -r
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand configure" -l termination-protection-off -d 'Make sure termination protection is off (it keeps the group from replacing the instance)' -r -f -a "true\t''
@@ -50,6 +51,7 @@ json\t'One JSON object, for scripts'"
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand configure" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand configure" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand configure" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand configure" -l metrics-file -d 'Leave this run\'s numbers in FILE for node_exporter\'s textfile collector (replaced atomically after every run, failed ones too; not with --dry-run). Empty: none' -r -F
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand configure" -l dry-run -d 'Show what would be done; change nothing (no AWS mutation, no mkfs, no mount, no file written)'
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand configure" -s v -l verbose -d 'More log detail (repeat for more)'
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand configure" -s q -l quiet -d 'Less log detail (repeat for less)'
@@ -67,6 +69,7 @@ json\t'One JSON object, for scripts'"
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand check" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand check" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand check" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand check" -l metrics-file -d 'Leave this run\'s numbers in FILE for node_exporter\'s textfile collector (replaced atomically after every run, failed ones too; not with --dry-run). Empty: none' -r -F
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand check" -l drain -d 'Drain the container instance (ECS DRAINING) before asking for the replacement'
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand check" -l respect-group-grace -d 'Let the group\'s health-check grace period delay the replacement (the guard keeps a grace of its own)'
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand check" -l dry-run -d 'Show what would be done; change nothing (no AWS mutation, no mkfs, no mount, no file written)'
@@ -82,6 +85,7 @@ json\t'One JSON object, for scripts'"
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand sweep" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand sweep" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand sweep" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand sweep" -l metrics-file -d 'Leave this run\'s numbers in FILE for node_exporter\'s textfile collector (replaced atomically after every run, failed ones too; not with --dry-run). Empty: none' -r -F
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand sweep" -l respect-group-grace -d 'Let the group\'s health-check grace period delay the replacement (the guard keeps a grace of its own)'
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand sweep" -l dry-run -d 'Show what would be done; change nothing (no AWS mutation, no mkfs, no mount, no file written)'
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand sweep" -s v -l verbose -d 'More log detail (repeat for more)'
@@ -97,6 +101,7 @@ json\t'One JSON object, for scripts'"
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand leave" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand leave" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand leave" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand leave" -l metrics-file -d 'Leave this run\'s numbers in FILE for node_exporter\'s textfile collector (replaced atomically after every run, failed ones too; not with --dry-run). Empty: none' -r -F
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand leave" -l dry-run -d 'Show what would be done; change nothing (no AWS mutation, no mkfs, no mount, no file written)'
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand leave" -s v -l verbose -d 'More log detail (repeat for more)'
 complete -c ecs-node-guard -n "__fish_ecs_node_guard_using_subcommand leave" -s q -l quiet -d 'Less log detail (repeat for less)'

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_etcd_member_prepare_global_optspecs
-    string join \n dry-run output= region= timeout= run-dir= v/verbose q/quiet h/help V/version
+    string join \n dry-run output= region= timeout= run-dir= v/verbose q/quiet metrics-file= h/help V/version
 end
 
 function __fish_etcd_member_prepare_needs_command
@@ -29,6 +29,7 @@ json\t'One JSON object, for scripts'"
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_needs_command" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_needs_command" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_needs_command" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_needs_command" -l metrics-file -d 'Leave this run\'s numbers in FILE for node_exporter\'s textfile collector (replaced atomically after every run, failed ones too; not with --dry-run). Empty: none' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_needs_command" -l dry-run -d 'Show what would be done; change nothing (no AWS mutation, no mkfs, no mount, no file written)'
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_needs_command" -s v -l verbose -d 'More log detail (repeat for more)'
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_needs_command" -s q -l quiet -d 'Less log detail (repeat for less)'
@@ -50,13 +51,13 @@ complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand 
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l initial-size -d 'How many members a new cluster starts with: bootstrap waits until this many peers are visible [default: 3; with --peers asg, the group\'s desired capacity]' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l data-dir -d 'etcd\'s data directory (as etcd.service sets ETCD_DATA_DIR)' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l env-file -d 'The environment file etcd.service reads' -r -F
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l peer-scheme -r -f -a "http\t''
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l peer-scheme -d 'Scheme of the peer URLs (https: give the peer certificates to etcd)' -r -f -a "http\t''
 https\t''"
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l client-scheme -r -f -a "http\t''
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l client-scheme -d 'Scheme of the client URLs, the ones this tool asks etcd through' -r -f -a "http\t''
 https\t''"
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l scheme-tag -d 'Instance tag whose value (http or https) overrides both schemes' -r
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l peer-port -r
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l client-port -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l peer-port -d 'Port of every member\'s peer URL' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l client-port -d 'Port of every member\'s client URL' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l cacert -d 'CA certificate (PEM) for the member API over https' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l cert -d 'Client certificate (PEM) for the member API' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l key -d 'Client key (PEM) for the member API' -r -F
@@ -70,6 +71,7 @@ json\t'One JSON object, for scripts'"
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l metrics-file -d 'Leave this run\'s numbers in FILE for node_exporter\'s textfile collector (replaced atomically after every run, failed ones too; not with --dry-run). Empty: none' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l write-data-dir -d 'Also write ETCD_DATA_DIR into the env file'
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -l dry-run -d 'Show what would be done; change nothing (no AWS mutation, no mkfs, no mount, no file written)'
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand prepare" -s v -l verbose -d 'More log detail (repeat for more)'
@@ -83,13 +85,13 @@ complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand 
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l initial-size -d 'How many members a new cluster starts with: bootstrap waits until this many peers are visible [default: 3; with --peers asg, the group\'s desired capacity]' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l data-dir -d 'etcd\'s data directory (as etcd.service sets ETCD_DATA_DIR)' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l env-file -d 'The environment file etcd.service reads' -r -F
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l peer-scheme -r -f -a "http\t''
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l peer-scheme -d 'Scheme of the peer URLs (https: give the peer certificates to etcd)' -r -f -a "http\t''
 https\t''"
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l client-scheme -r -f -a "http\t''
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l client-scheme -d 'Scheme of the client URLs, the ones this tool asks etcd through' -r -f -a "http\t''
 https\t''"
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l scheme-tag -d 'Instance tag whose value (http or https) overrides both schemes' -r
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l peer-port -r
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l client-port -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l peer-port -d 'Port of every member\'s peer URL' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l client-port -d 'Port of every member\'s client URL' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l cacert -d 'CA certificate (PEM) for the member API over https' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l cert -d 'Client certificate (PEM) for the member API' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l key -d 'Client key (PEM) for the member API' -r -F
@@ -103,6 +105,7 @@ json\t'One JSON object, for scripts'"
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l metrics-file -d 'Leave this run\'s numbers in FILE for node_exporter\'s textfile collector (replaced atomically after every run, failed ones too; not with --dry-run). Empty: none' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l write-data-dir -d 'Also write ETCD_DATA_DIR into the env file'
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -l dry-run -d 'Show what would be done; change nothing (no AWS mutation, no mkfs, no mount, no file written)'
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand promote" -s v -l verbose -d 'More log detail (repeat for more)'
@@ -116,13 +119,13 @@ complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand 
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l initial-size -d 'How many members a new cluster starts with: bootstrap waits until this many peers are visible [default: 3; with --peers asg, the group\'s desired capacity]' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l data-dir -d 'etcd\'s data directory (as etcd.service sets ETCD_DATA_DIR)' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l env-file -d 'The environment file etcd.service reads' -r -F
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l peer-scheme -r -f -a "http\t''
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l peer-scheme -d 'Scheme of the peer URLs (https: give the peer certificates to etcd)' -r -f -a "http\t''
 https\t''"
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l client-scheme -r -f -a "http\t''
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l client-scheme -d 'Scheme of the client URLs, the ones this tool asks etcd through' -r -f -a "http\t''
 https\t''"
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l scheme-tag -d 'Instance tag whose value (http or https) overrides both schemes' -r
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l peer-port -r
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l client-port -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l peer-port -d 'Port of every member\'s peer URL' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l client-port -d 'Port of every member\'s client URL' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l cacert -d 'CA certificate (PEM) for the member API over https' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l cert -d 'Client certificate (PEM) for the member API' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l key -d 'Client key (PEM) for the member API' -r -F
@@ -139,6 +142,7 @@ json\t'One JSON object, for scripts'"
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l metrics-file -d 'Leave this run\'s numbers in FILE for node_exporter\'s textfile collector (replaced atomically after every run, failed ones too; not with --dry-run). Empty: none' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l write-data-dir -d 'Also write ETCD_DATA_DIR into the env file'
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -l dry-run -d 'Show what would be done; change nothing (no AWS mutation, no mkfs, no mount, no file written)'
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand leave" -s v -l verbose -d 'More log detail (repeat for more)'
@@ -152,13 +156,13 @@ complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand 
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l initial-size -d 'How many members a new cluster starts with: bootstrap waits until this many peers are visible [default: 3; with --peers asg, the group\'s desired capacity]' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l data-dir -d 'etcd\'s data directory (as etcd.service sets ETCD_DATA_DIR)' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l env-file -d 'The environment file etcd.service reads' -r -F
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l peer-scheme -r -f -a "http\t''
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l peer-scheme -d 'Scheme of the peer URLs (https: give the peer certificates to etcd)' -r -f -a "http\t''
 https\t''"
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l client-scheme -r -f -a "http\t''
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l client-scheme -d 'Scheme of the client URLs, the ones this tool asks etcd through' -r -f -a "http\t''
 https\t''"
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l scheme-tag -d 'Instance tag whose value (http or https) overrides both schemes' -r
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l peer-port -r
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l client-port -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l peer-port -d 'Port of every member\'s peer URL' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l client-port -d 'Port of every member\'s client URL' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l cacert -d 'CA certificate (PEM) for the member API over https' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l cert -d 'Client certificate (PEM) for the member API' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l key -d 'Client key (PEM) for the member API' -r -F
@@ -175,6 +179,7 @@ json\t'One JSON object, for scripts'"
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l metrics-file -d 'Leave this run\'s numbers in FILE for node_exporter\'s textfile collector (replaced atomically after every run, failed ones too; not with --dry-run). Empty: none' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l write-data-dir -d 'Also write ETCD_DATA_DIR into the env file'
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -l dry-run -d 'Show what would be done; change nothing (no AWS mutation, no mkfs, no mount, no file written)'
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand tidy" -s v -l verbose -d 'More log detail (repeat for more)'
@@ -188,13 +193,13 @@ complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand 
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshot" -l initial-size -d 'How many members a new cluster starts with: bootstrap waits until this many peers are visible [default: 3; with --peers asg, the group\'s desired capacity]' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshot" -l data-dir -d 'etcd\'s data directory (as etcd.service sets ETCD_DATA_DIR)' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshot" -l env-file -d 'The environment file etcd.service reads' -r -F
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshot" -l peer-scheme -r -f -a "http\t''
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshot" -l peer-scheme -d 'Scheme of the peer URLs (https: give the peer certificates to etcd)' -r -f -a "http\t''
 https\t''"
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshot" -l client-scheme -r -f -a "http\t''
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshot" -l client-scheme -d 'Scheme of the client URLs, the ones this tool asks etcd through' -r -f -a "http\t''
 https\t''"
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshot" -l scheme-tag -d 'Instance tag whose value (http or https) overrides both schemes' -r
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshot" -l peer-port -r
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshot" -l client-port -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshot" -l peer-port -d 'Port of every member\'s peer URL' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshot" -l client-port -d 'Port of every member\'s client URL' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshot" -l cacert -d 'CA certificate (PEM) for the member API over https' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshot" -l cert -d 'Client certificate (PEM) for the member API' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshot" -l key -d 'Client key (PEM) for the member API' -r -F
@@ -211,6 +216,7 @@ json\t'One JSON object, for scripts'"
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshot" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshot" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshot" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshot" -l metrics-file -d 'Leave this run\'s numbers in FILE for node_exporter\'s textfile collector (replaced atomically after every run, failed ones too; not with --dry-run). Empty: none' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshot" -l write-data-dir -d 'Also write ETCD_DATA_DIR into the env file'
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshot" -l dry-run -d 'Show what would be done; change nothing (no AWS mutation, no mkfs, no mount, no file written)'
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshot" -s v -l verbose -d 'More log detail (repeat for more)'
@@ -224,13 +230,13 @@ complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand 
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshots" -l initial-size -d 'How many members a new cluster starts with: bootstrap waits until this many peers are visible [default: 3; with --peers asg, the group\'s desired capacity]' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshots" -l data-dir -d 'etcd\'s data directory (as etcd.service sets ETCD_DATA_DIR)' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshots" -l env-file -d 'The environment file etcd.service reads' -r -F
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshots" -l peer-scheme -r -f -a "http\t''
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshots" -l peer-scheme -d 'Scheme of the peer URLs (https: give the peer certificates to etcd)' -r -f -a "http\t''
 https\t''"
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshots" -l client-scheme -r -f -a "http\t''
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshots" -l client-scheme -d 'Scheme of the client URLs, the ones this tool asks etcd through' -r -f -a "http\t''
 https\t''"
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshots" -l scheme-tag -d 'Instance tag whose value (http or https) overrides both schemes' -r
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshots" -l peer-port -r
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshots" -l client-port -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshots" -l peer-port -d 'Port of every member\'s peer URL' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshots" -l client-port -d 'Port of every member\'s client URL' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshots" -l cacert -d 'CA certificate (PEM) for the member API over https' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshots" -l cert -d 'Client certificate (PEM) for the member API' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshots" -l key -d 'Client key (PEM) for the member API' -r -F
@@ -244,6 +250,7 @@ json\t'One JSON object, for scripts'"
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshots" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshots" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshots" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshots" -l metrics-file -d 'Leave this run\'s numbers in FILE for node_exporter\'s textfile collector (replaced atomically after every run, failed ones too; not with --dry-run). Empty: none' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshots" -l write-data-dir -d 'Also write ETCD_DATA_DIR into the env file'
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshots" -l dry-run -d 'Show what would be done; change nothing (no AWS mutation, no mkfs, no mount, no file written)'
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand snapshots" -s v -l verbose -d 'More log detail (repeat for more)'
@@ -257,13 +264,13 @@ complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand 
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand restore" -l initial-size -d 'How many members a new cluster starts with: bootstrap waits until this many peers are visible [default: 3; with --peers asg, the group\'s desired capacity]' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand restore" -l data-dir -d 'etcd\'s data directory (as etcd.service sets ETCD_DATA_DIR)' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand restore" -l env-file -d 'The environment file etcd.service reads' -r -F
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand restore" -l peer-scheme -r -f -a "http\t''
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand restore" -l peer-scheme -d 'Scheme of the peer URLs (https: give the peer certificates to etcd)' -r -f -a "http\t''
 https\t''"
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand restore" -l client-scheme -r -f -a "http\t''
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand restore" -l client-scheme -d 'Scheme of the client URLs, the ones this tool asks etcd through' -r -f -a "http\t''
 https\t''"
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand restore" -l scheme-tag -d 'Instance tag whose value (http or https) overrides both schemes' -r
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand restore" -l peer-port -r
-complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand restore" -l client-port -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand restore" -l peer-port -d 'Port of every member\'s peer URL' -r
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand restore" -l client-port -d 'Port of every member\'s client URL' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand restore" -l cacert -d 'CA certificate (PEM) for the member API over https' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand restore" -l cert -d 'Client certificate (PEM) for the member API' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand restore" -l key -d 'Client key (PEM) for the member API' -r -F
@@ -278,6 +285,7 @@ json\t'One JSON object, for scripts'"
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand restore" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand restore" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand restore" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand restore" -l metrics-file -d 'Leave this run\'s numbers in FILE for node_exporter\'s textfile collector (replaced atomically after every run, failed ones too; not with --dry-run). Empty: none' -r -F
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand restore" -l write-data-dir -d 'Also write ETCD_DATA_DIR into the env file'
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand restore" -l yes -d 'Restore even when the members recorded in the snapshot are not proven gone (a file records none): only once you know the old cluster is not running anywhere'
 complete -c etcd-member-prepare -n "__fish_etcd_member_prepare_using_subcommand restore" -l dry-run -d 'Show what would be done; change nothing (no AWS mutation, no mkfs, no mount, no file written)'

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_mooring_leave_global_optspecs
-    string join \n dry-run output= region= timeout= run-dir= v/verbose q/quiet h/help V/version
+    string join \n dry-run output= region= timeout= run-dir= v/verbose q/quiet metrics-file= h/help V/version
 end
 
 function __fish_mooring_leave_needs_command
@@ -29,6 +29,7 @@ json\t'One JSON object, for scripts'"
 complete -c mooring-leave -n "__fish_mooring_leave_needs_command" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
 complete -c mooring-leave -n "__fish_mooring_leave_needs_command" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
 complete -c mooring-leave -n "__fish_mooring_leave_needs_command" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c mooring-leave -n "__fish_mooring_leave_needs_command" -l metrics-file -d 'Leave this run\'s numbers in FILE for node_exporter\'s textfile collector (replaced atomically after every run, failed ones too; not with --dry-run). Empty: none' -r -F
 complete -c mooring-leave -n "__fish_mooring_leave_needs_command" -l dry-run -d 'Show what would be done; change nothing (no AWS mutation, no mkfs, no mount, no file written)'
 complete -c mooring-leave -n "__fish_mooring_leave_needs_command" -s v -l verbose -d 'More log detail (repeat for more)'
 complete -c mooring-leave -n "__fish_mooring_leave_needs_command" -s q -l quiet -d 'Less log detail (repeat for less)'
@@ -42,6 +43,7 @@ json\t'One JSON object, for scripts'"
 complete -c mooring-leave -n "__fish_mooring_leave_using_subcommand watch" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
 complete -c mooring-leave -n "__fish_mooring_leave_using_subcommand watch" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
 complete -c mooring-leave -n "__fish_mooring_leave_using_subcommand watch" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c mooring-leave -n "__fish_mooring_leave_using_subcommand watch" -l metrics-file -d 'Leave this run\'s numbers in FILE for node_exporter\'s textfile collector (replaced atomically after every run, failed ones too; not with --dry-run). Empty: none' -r -F
 complete -c mooring-leave -n "__fish_mooring_leave_using_subcommand watch" -l now -d 'Run the steps and complete even when IMDS does not say the group is terminating this instance (by hand)'
 complete -c mooring-leave -n "__fish_mooring_leave_using_subcommand watch" -l dry-run -d 'Show what would be done; change nothing (no AWS mutation, no mkfs, no mount, no file written)'
 complete -c mooring-leave -n "__fish_mooring_leave_using_subcommand watch" -s v -l verbose -d 'More log detail (repeat for more)'
@@ -52,6 +54,7 @@ json\t'One JSON object, for scripts'"
 complete -c mooring-leave -n "__fish_mooring_leave_using_subcommand complete" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
 complete -c mooring-leave -n "__fish_mooring_leave_using_subcommand complete" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
 complete -c mooring-leave -n "__fish_mooring_leave_using_subcommand complete" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c mooring-leave -n "__fish_mooring_leave_using_subcommand complete" -l metrics-file -d 'Leave this run\'s numbers in FILE for node_exporter\'s textfile collector (replaced atomically after every run, failed ones too; not with --dry-run). Empty: none' -r -F
 complete -c mooring-leave -n "__fish_mooring_leave_using_subcommand complete" -l dry-run -d 'Show what would be done; change nothing (no AWS mutation, no mkfs, no mount, no file written)'
 complete -c mooring-leave -n "__fish_mooring_leave_using_subcommand complete" -s v -l verbose -d 'More log detail (repeat for more)'
 complete -c mooring-leave -n "__fish_mooring_leave_using_subcommand complete" -s q -l quiet -d 'Less log detail (repeat for less)'

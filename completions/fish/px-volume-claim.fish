@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_px_volume_claim_global_optspecs
-    string join \n dry-run output= region= timeout= run-dir= v/verbose q/quiet sys-block-dir= dev-dir= by-id-dir= cluster-id= template= config= wait-released= env-file= h/help V/version
+    string join \n dry-run output= region= timeout= run-dir= v/verbose q/quiet metrics-file= sys-block-dir= dev-dir= by-id-dir= cluster-id= template= config= wait-released= env-file= h/help V/version
 end
 
 function __fish_px_volume_claim_needs_command
@@ -29,6 +29,7 @@ json\t'One JSON object, for scripts'"
 complete -c px-volume-claim -n "__fish_px_volume_claim_needs_command" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
 complete -c px-volume-claim -n "__fish_px_volume_claim_needs_command" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
 complete -c px-volume-claim -n "__fish_px_volume_claim_needs_command" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c px-volume-claim -n "__fish_px_volume_claim_needs_command" -l metrics-file -d 'Leave this run\'s numbers in FILE for node_exporter\'s textfile collector (replaced atomically after every run, failed ones too; not with --dry-run). Empty: none' -r -F
 complete -c px-volume-claim -n "__fish_px_volume_claim_needs_command" -l sys-block-dir -d 'sysfs block directory scanned for NVMe serials' -r -F
 complete -c px-volume-claim -n "__fish_px_volume_claim_needs_command" -l dev-dir -d 'Directory of device nodes' -r -F
 complete -c px-volume-claim -n "__fish_px_volume_claim_needs_command" -l by-id-dir -d 'udev\'s by-id directory' -r -F
@@ -52,6 +53,7 @@ json\t'One JSON object, for scripts'"
 complete -c px-volume-claim -n "__fish_px_volume_claim_using_subcommand release" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
 complete -c px-volume-claim -n "__fish_px_volume_claim_using_subcommand release" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
 complete -c px-volume-claim -n "__fish_px_volume_claim_using_subcommand release" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c px-volume-claim -n "__fish_px_volume_claim_using_subcommand release" -l metrics-file -d 'Leave this run\'s numbers in FILE for node_exporter\'s textfile collector (replaced atomically after every run, failed ones too; not with --dry-run). Empty: none' -r -F
 complete -c px-volume-claim -n "__fish_px_volume_claim_using_subcommand release" -l sys-block-dir -d 'sysfs block directory scanned for NVMe serials' -r -F
 complete -c px-volume-claim -n "__fish_px_volume_claim_using_subcommand release" -l dev-dir -d 'Directory of device nodes' -r -F
 complete -c px-volume-claim -n "__fish_px_volume_claim_using_subcommand release" -l by-id-dir -d 'udev\'s by-id directory' -r -F

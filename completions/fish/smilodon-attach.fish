@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_smilodon_attach_global_optspecs
-    string join \n dry-run output= region= timeout= run-dir= v/verbose q/quiet sys-block-dir= dev-dir= by-id-dir= filter= node-id-tag= mountpoint= mkfs= mount-options= owner= when-none= exec-condition env-file= write-node-id= node-id-offset= attachment-limit= h/help V/version
+    string join \n dry-run output= region= timeout= run-dir= v/verbose q/quiet metrics-file= sys-block-dir= dev-dir= by-id-dir= filter= node-id-tag= mountpoint= mkfs= mount-options= owner= when-none= exec-condition env-file= write-node-id= node-id-offset= attachment-limit= h/help V/version
 end
 
 function __fish_smilodon_attach_needs_command
@@ -29,6 +29,7 @@ json\t'One JSON object, for scripts'"
 complete -c smilodon-attach -n "__fish_smilodon_attach_needs_command" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
 complete -c smilodon-attach -n "__fish_smilodon_attach_needs_command" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
 complete -c smilodon-attach -n "__fish_smilodon_attach_needs_command" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c smilodon-attach -n "__fish_smilodon_attach_needs_command" -l metrics-file -d 'Leave this run\'s numbers in FILE for node_exporter\'s textfile collector (replaced atomically after every run, failed ones too; not with --dry-run). Empty: none' -r -F
 complete -c smilodon-attach -n "__fish_smilodon_attach_needs_command" -l sys-block-dir -d 'sysfs block directory scanned for NVMe serials' -r -F
 complete -c smilodon-attach -n "__fish_smilodon_attach_needs_command" -l dev-dir -d 'Directory of device nodes' -r -F
 complete -c smilodon-attach -n "__fish_smilodon_attach_needs_command" -l by-id-dir -d 'udev\'s by-id directory' -r -F
@@ -62,6 +63,7 @@ json\t'One JSON object, for scripts'"
 complete -c smilodon-attach -n "__fish_smilodon_attach_using_subcommand release" -l region -d 'AWS region [default: AWS_REGION, else the instance\'s region from IMDS]' -r
 complete -c smilodon-attach -n "__fish_smilodon_attach_using_subcommand release" -l timeout -d 'Give up after this many seconds (keep it below the unit\'s TimeoutStartSec)' -r
 complete -c smilodon-attach -n "__fish_smilodon_attach_using_subcommand release" -l run-dir -d 'Directory for locks and state between runs' -r -F
+complete -c smilodon-attach -n "__fish_smilodon_attach_using_subcommand release" -l metrics-file -d 'Leave this run\'s numbers in FILE for node_exporter\'s textfile collector (replaced atomically after every run, failed ones too; not with --dry-run). Empty: none' -r -F
 complete -c smilodon-attach -n "__fish_smilodon_attach_using_subcommand release" -l sys-block-dir -d 'sysfs block directory scanned for NVMe serials' -r -F
 complete -c smilodon-attach -n "__fish_smilodon_attach_using_subcommand release" -l dev-dir -d 'Directory of device nodes' -r -F
 complete -c smilodon-attach -n "__fish_smilodon_attach_using_subcommand release" -l by-id-dir -d 'udev\'s by-id directory' -r -F

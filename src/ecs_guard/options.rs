@@ -14,6 +14,7 @@ pub struct ConfigureOptions {
     /// instance-metadata tags].
     #[arg(long, env = "ECS_GUARD_CLUSTER")]
     pub cluster: Option<String>,
+    /// The instance tag that names the cluster when --cluster is not given.
     #[arg(long, env = "ECS_GUARD_CLUSTER_TAG", default_value = "ecs-cluster")]
     pub cluster_tag: String,
     /// The agent's configuration file.

@@ -72,6 +72,7 @@ pub struct Options {
     )]
     pub env_file: PathBuf,
 
+    /// Scheme of the peer URLs (https: give the peer certificates to etcd).
     #[arg(
         long,
         value_enum,
@@ -80,6 +81,7 @@ pub struct Options {
     )]
     pub peer_scheme: Scheme,
 
+    /// Scheme of the client URLs, the ones this tool asks etcd through.
     #[arg(
         long,
         value_enum,
@@ -92,9 +94,11 @@ pub struct Options {
     #[arg(long, env = "ETCD_PREPARE_SCHEME_TAG")]
     pub scheme_tag: Option<String>,
 
+    /// Port of every member's peer URL.
     #[arg(long, env = "ETCD_PREPARE_PEER_PORT", default_value_t = 2380)]
     pub peer_port: u16,
 
+    /// Port of every member's client URL.
     #[arg(long, env = "ETCD_PREPARE_CLIENT_PORT", default_value_t = 2379)]
     pub client_port: u16,
 

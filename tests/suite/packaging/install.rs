@@ -105,11 +105,11 @@ fn deb_installs_answers_verifies_and_purges_clean() {
         );
     }
     for man in [
-        "ebs-grow.1.gz",
-        "ebs-grow-check.1.gz",
-        "smilodon-attach.1.gz",
+        "ebs-grow.8.gz",
+        "ebs-grow-check.8.gz",
+        "smilodon-attach.8.gz",
     ] {
-        assert!(Path::new("/usr/share/man/man1").join(man).exists(), "{man}");
+        assert!(Path::new("/usr/share/man/man8").join(man).exists(), "{man}");
     }
 
     // Every unit and drop-in verifies as installed: our units, and the
