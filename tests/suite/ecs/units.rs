@@ -67,9 +67,18 @@ async fn configure_runs_before_the_agent_and_the_timer_checks() {
         f.agent.url
     );
     manager.install("ecs.service.d/zz-test.conf", &format!("[Service]\n{env}"));
+    // The run directory is the test's (MOORING_RUN_DIR): writable as an
+    // admin would make it, with ReadWritePaths=. The rest of the unit's
+    // sandbox runs as shipped, but for what this machine refuses.
+    let run_dir = f.state_file().parent().unwrap().to_path_buf();
+    std::fs::create_dir_all(&run_dir).unwrap();
     manager.install(
         "ecs-node-guard.service.d/zz-test.conf",
-        &format!("[Service]\n{env}"),
+        &format!(
+            "[Service]\n{env}ReadWritePaths={}\n{}",
+            run_dir.display(),
+            rig::systemd::REFUSED_HERE
+        ),
     );
     // Sooner than a real boot's two minutes; the other settings stay.
     manager.install(

@@ -187,9 +187,10 @@ async fn the_snapshot_service_uploads_from_the_leader() {
     manager.install(
         "etcd-member-snapshot.service.d/test.conf",
         &format!(
-            "[Service]\n{env}Environment=ETCD_PREPARE_SNAPSHOT_BUCKET=snap-unit\nEnvironment=\"ETCD_MEMBER_PREPARE_ARGS={}\"\nStandardError=append:{}\n",
+            "[Service]\n{env}Environment=ETCD_PREPARE_SNAPSHOT_BUCKET=snap-unit\nEnvironment=\"ETCD_MEMBER_PREPARE_ARGS={}\"\nStandardError=append:{}\n{}",
             args.join(" "),
-            log.display()
+            log.display(),
+            rig::systemd::REFUSED_HERE
         ),
     );
     let count = || async {

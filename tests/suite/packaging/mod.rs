@@ -4,7 +4,9 @@
 //! ships.
 
 mod examples;
+mod hardening;
 mod install;
+mod presets;
 mod rpm;
 
 use std::path::{Path, PathBuf};
@@ -84,6 +86,8 @@ pub fn shipped_from_repo() -> Vec<(String, PathBuf)> {
         "/usr/share/doc/mooring/examples/cloud-init",
     );
     add_dir("packaging/ami", "/usr/share/doc/mooring/examples/ami");
+    add_dir("packaging/tmpfiles", "/usr/lib/tmpfiles.d");
+    add_dir("packaging/preset", "/usr/lib/systemd/system-preset");
     for (src, dest) in [
         (
             "dropins/etcd.service.d/mooring-etcd-member-prepare.conf",
