@@ -180,7 +180,7 @@ pub fn execute<T: Into<crate::exit::Code>>(
     run: impl std::future::Future<Output = anyhow::Result<T>>,
 ) -> crate::exit::Code {
     let started = std::time::Instant::now();
-    crate::logging::init(common.verbose, common.quiet);
+    crate::logging::init(common.verbose, common.quiet, labels.tool);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -188,8 +188,12 @@ pub fn execute<T: Into<crate::exit::Code>>(
     let code = match runtime.block_on(run) {
         Ok(code) => code.into(),
         Err(err) => {
-            log::error!("{err:#}");
             let code = crate::exit::code_for(&err);
+            log::error!(
+                exit_code = code.as_i32(),
+                message_id = crate::logging::events::RUN_FAILED;
+                "{err:#}"
+            );
             if common.output == OutputFormat::Json {
                 let failure = serde_json::json!({
                     "error": format!("{err:#}"),

@@ -20,6 +20,9 @@ pub(super) fn canonical(p: &Path) -> PathBuf {
 
 pub(super) fn done(run: &Run, action: &str, v: &VolumeInfo, dev: &ResolvedDevice) -> Grown {
     log::info!(
+        volume_id = v.volume_id.as_str(),
+        decision = action,
+        message_id = crate::logging::events::VOLUME_GROWN;
         "{action} {} ({} GiB) to {}",
         v.volume_id,
         v.size_gib,

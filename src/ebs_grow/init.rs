@@ -147,6 +147,15 @@ pub async fn init(run: &Run) -> Result<Report> {
         &fs_device,
     )?;
     persist(run, &uuid)?;
+    log::info!(
+        volume_id = report.volume_id.as_deref().unwrap_or_default(),
+        decision = "initialised",
+        message_id = crate::logging::events::FILESYSTEM_CREATED;
+        "{} initialised: {} UUID={uuid} on {}",
+        s.mountpoint.display(),
+        s.fs,
+        fs_device.display()
+    );
     report.action = "initialised".into();
     report.uuid = Some(uuid);
     report.after = Some(super::usage::measure(

@@ -66,7 +66,10 @@ pub async fn set_unhealthy(asg: &Asg, instance_id: &str, respect_grace: bool) ->
         .send()
         .await
         .map_err(|e| AwsError::new("SetInstanceHealth", format!("{instance_id} Unhealthy"), e))?;
-    log::warn!("{instance_id} marked Unhealthy: its Auto Scaling group will replace it");
+    log::warn!(
+        message_id = crate::logging::events::INSTANCE_REPLACED;
+        "{instance_id} marked Unhealthy: its Auto Scaling group will replace it"
+    );
     Ok(())
 }
 

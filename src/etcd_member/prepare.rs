@@ -229,6 +229,15 @@ pub async fn prepare_or_restore(
         }
         Decision::Wait(_) | Decision::Refuse(_) => unreachable!("handled in the loop"),
     }
+    log::info!(
+        decision = report.decision.as_str(),
+        message_id = crate::logging::events::ETCD_DECISION;
+        "{}: {} ({}), cluster {}",
+        report.name,
+        report.decision,
+        report.initial_cluster_state,
+        report.initial_cluster
+    );
     Ok(report)
 }
 

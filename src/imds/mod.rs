@@ -178,6 +178,8 @@ impl Metadata {
             detail: format!("identity document is not valid: {e}"),
             unreachable: false,
         })?;
+        // Every journal entry from here on names the instance.
+        crate::logging::set_instance_id(&doc.instance_id);
         Ok(Identity {
             instance_id: doc.instance_id,
             account_id: doc.account_id,

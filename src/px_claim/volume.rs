@@ -64,6 +64,9 @@ impl Run<'_> {
             .await?;
         out.new = probe(&dev.path)?.is_blank();
         log::info!(
+            volume_id = v.volume_id.as_str(),
+            decision = out.outcome.as_str(),
+            message_id = crate::logging::events::VOLUME_CLAIMED;
             "{}: {} {} at {}{}",
             out.template,
             out.outcome,

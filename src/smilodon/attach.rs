@@ -280,6 +280,9 @@ pub async fn attach(cli: &Cli) -> Result<AttachReport> {
         report.env_file = Some(cli.env_file.clone());
     }
     log::info!(
+        volume_id = pair.volume.volume_id.as_str(),
+        eni_id = pair.eni.eni_id.as_str(),
+        message_id = crate::logging::events::PAIR_ATTACHED;
         "NodeID {} is on {me}: {} at {}, {} ({}) at {}",
         pair.node_id,
         pair.volume.volume_id,

@@ -45,6 +45,18 @@ impl UserManager {
     /// (a simulated instance's), so that its services see that instance's
     /// interfaces.
     pub fn start_in(netns: Option<&str>, binaries: &[(&str, &Path)]) -> UserManager {
+        Self::start_full(netns, binaries, false)
+    }
+
+    /// As [`UserManager::start_with`], with a real systemd-journald in the
+    /// manager's namespace (its own /run): the services' output goes to
+    /// the journal through its stream socket, `JOURNAL_STREAM` set, as
+    /// under a booted system. Read it with [`UserManager::journal`].
+    pub fn start_with_journal(binaries: &[(&str, &Path)]) -> UserManager {
+        Self::start_full(None, binaries, true)
+    }
+
+    fn start_full(netns: Option<&str>, binaries: &[(&str, &Path)], journal: bool) -> UserManager {
         super::require_root();
         static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -60,6 +72,19 @@ impl UserManager {
             .set_read_timeout(Some(Duration::from_secs(60)))
             .unwrap();
         let overlay = overlay_script(&dir, binaries);
+        // journald binds its sockets itself when not socket-activated; the
+        // manager connects services to it only if they exist when it starts.
+        // Not told the manager's NOTIFY_SOCKET: its READY=1 is not the
+        // manager's.
+        let journald = if journal {
+            format!(
+                "mkdir -p /run/systemd/journal && (env -u NOTIFY_SOCKET /lib/systemd/systemd-journald </dev/null >/dev/null 2>&1 & echo $! > {}) && \
+                 i=0; while [ ! -S /run/systemd/journal/stdout ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; ",
+                dir.join("journald.pid").display()
+            )
+        } else {
+            String::new()
+        };
         let mut command = match netns {
             Some(ns) => {
                 let mut c = Command::new("nsenter");
@@ -73,7 +98,7 @@ impl UserManager {
         let child = command
             .args(["--mount", "--propagation", "private", "sh", "-c"])
             .arg(format!(
-                "{overlay}mount -t tmpfs mooring-test-run /run && mkdir -p /run/systemd/system && exec systemd --user"
+                "{overlay}mount -t tmpfs mooring-test-run /run && mkdir -p /run/systemd/system && {journald}exec systemd --user"
             ))
             .env("XDG_RUNTIME_DIR", &runtime_dir)
             .env("XDG_CONFIG_HOME", dir.join("config"))
@@ -193,6 +218,35 @@ impl UserManager {
         self.dir.join(rel)
     }
 
+    /// The journal's entries matching `matches` (`FIELD=value`), as
+    /// `journalctl -o json` prints them, read inside the manager's mount
+    /// namespace (the journal is in its /run). Needs
+    /// [`UserManager::start_with_journal`].
+    pub fn journal(&self, matches: &[&str]) -> Vec<serde_json::Value> {
+        let out = Command::new("nsenter")
+            .arg(format!("--mount=/proc/{}/ns/mnt", self.child.id()))
+            .args([
+                "journalctl",
+                "-D",
+                "/run/log/journal",
+                "--no-pager",
+                "-o",
+                "json",
+            ])
+            .args(matches)
+            .output()
+            .expect("cannot run journalctl");
+        assert!(
+            out.status.success(),
+            "journalctl: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("journalctl -o json line"))
+            .collect()
+    }
+
     fn stop(&mut self) {
         use rustix::process::{kill_process, Pid, Signal};
         // The manager is the child itself (unshare and sh exec into it);
@@ -209,6 +263,16 @@ impl UserManager {
         let _ = self.child.wait();
         let _ = done.send(());
         let _ = killer.join();
+        // The journald this manager's namespace ran, by the PID it wrote,
+        // if that PID is still a journald (not one reused since).
+        if let Ok(text) = std::fs::read_to_string(self.dir.join("journald.pid")) {
+            if let Ok(n) = text.trim().parse::<i32>() {
+                let comm = std::fs::read_to_string(format!("/proc/{n}/comm")).unwrap_or_default();
+                if let (true, Some(pid)) = (comm.starts_with("systemd-journal"), Pid::from_raw(n)) {
+                    let _ = kill_process(pid, Signal::TERM);
+                }
+            }
+        }
     }
 }
 

@@ -192,3 +192,77 @@ fn init_failing_transiently_is_retried_and_the_service_waits_for_it() {
         "the first pass did not fail transiently"
     );
 }
+
+/// Issue 23, journald fields: the check under a real systemd-journald
+/// (services' stderr is its stream, `JOURNAL_STREAM` set by the manager)
+/// logs through the journal's native protocol, so that a query on
+/// `MOORING_TOOL`, `VOLUME_ID` and `MESSAGE_ID` finds the growth (with the
+/// instance's ID), and one on `EXIT_CODE` the failed run that follows.
+#[tokio::test]
+async fn the_journal_gets_fields_a_query_selects_on() {
+    use mooring::logging::events;
+    let f = Fixture::new(json!({}), small_config(json!({})));
+    f.ok(&["init"]);
+    f.fill("a", 600 * MIB);
+    let manager = UserManager::start_with_journal(&[("ebs-grow", Path::new(BIN))]);
+    let name = "ebs-grow@.service";
+    manager.install(name, &std::fs::read_to_string(unit(name)).unwrap());
+    manager.install(
+        "ebs-grow@.service.d/test.conf",
+        &format!("[Service]\n{}", f.tool.systemd_environment()),
+    );
+    let service = format!("ebs-grow@{}.service", escape(&f.mp));
+    manager.start_ok(&service, &service);
+    assert_eq!(f.btrfs_devices(), 2, "the check did not grow");
+    let mut grown = Vec::new();
+    for v in f.ours().await {
+        let id = v.volume_id().unwrap();
+        grown.extend(manager.journal(&[
+            "MOORING_TOOL=ebs-grow",
+            &format!("VOLUME_ID={id}"),
+            &format!("MESSAGE_ID={}", events::VOLUME_GROWN),
+        ]));
+    }
+    assert_eq!(grown.len(), 1, "growth entries: {grown:?}");
+    let entry = &grown[0];
+    assert_eq!(entry["DECISION"], "added", "{entry}");
+    assert_eq!(entry["INSTANCE_ID"], f.inst.id.as_str(), "{entry}");
+    assert_eq!(entry["SYSLOG_IDENTIFIER"], "ebs-grow", "{entry}");
+    assert!(
+        entry["MESSAGE"].as_str().unwrap().starts_with("added vol-"),
+        "{entry}"
+    );
+    // Only lines, no `<N>` prefixes: the journal has the priority.
+    assert!(!entry["MESSAGE"].as_str().unwrap().starts_with('<'));
+
+    // A run that fails on bad settings: one entry with its exit code.
+    manager.install(
+        "ebs-grow@.service.d/zz-bad.conf",
+        "[Service]\nEnvironment=\"EBS_GROW_ARGS=--used-percent 200\"\n",
+    );
+    assert!(!manager.systemctl(&["start", &service]).status.success());
+    let failed = manager.journal(&[
+        "MOORING_TOOL=ebs-grow",
+        "EXIT_CODE=2",
+        &format!("MESSAGE_ID={}", events::RUN_FAILED),
+    ]);
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["PRIORITY"], "3", "{}", failed[0]);
+    assert!(
+        failed[0]["MESSAGE"]
+            .as_str()
+            .unwrap()
+            .contains("used_percent must be a percentage"),
+        "{}",
+        failed[0]
+    );
+    drop(manager);
+}
+
+fn escape(path: &Path) -> String {
+    let out = std::process::Command::new("systemd-escape")
+        .args(["--path", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
