@@ -73,11 +73,27 @@ class Guest:
 # Scenarios. Each returns a dict of what it measured.
 
 
-def grow_from_boot(guest, name, fs, steps, disks):
+# ebs-grow's MESSAGE_IDs (src/logging.rs, the README's journal fields).
+VOLUME_GROWN = "d3a1f5c7e9b24d6f8a0c2e4b6d8f0a1c"
+RUN_FAILED = "8f4b2a6cf1d94e0a9c3e57d1b2a4f6e8"
+
+
+def journal_json(vm, *matches):
+    """The guest journal's entries matching FIELD=value `matches`."""
+    out = vm.exec("/bin/journalctl", "--no-pager", "-o", "json", *matches, check=False)[1]
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def grow_from_boot(guest, name, fs, steps, disks, rig=None):
     """ebs-grow for /`name` in `fs` from boot: the init unit makes it at
     first boot on a new volume, the timer's check grows it online when it
     fills (its journal shows `steps`), and a reboot mounts it again by UUID
-    with its data, on `disks` volumes found through udev's by-id links."""
+    with its data, on `disks` volumes found through udev's by-id links.
+
+    With `rig`, the first boot heals (issue 23): EC2 answers every attempt
+    of init's first CreateVolume with 500s, init asks again within its
+    run, and a service with Requires= and After= on it starts only once the
+    filesystem is mounted (it records what it found there)."""
     vm = guest.vm
     mountpoint = f"/{name}"
     vm.sh(f"mkdir -p /etc/mooring/ebs-grow /etc/systemd/system/ebs-grow@{name}.timer.d")
@@ -90,11 +106,33 @@ def grow_from_boot(guest, name, fs, steps, disks):
     vm.put(f"/etc/systemd/system/ebs-grow@{name}.timer.d/vmtest.conf",
            b"[Timer]\nOnActiveSec=\nOnActiveSec=5s\nOnUnitActiveSec=10s\nRandomizedDelaySec=0\n")
     vm.sh(f"systemctl enable ebs-grow-init@{name}.service ebs-grow@{name}.timer")
+    if rig is not None:
+        init = f"ebs-grow-init@{name}.service"
+        vm.put(f"/etc/systemd/system/needs-{name}.service", (
+            f"[Unit]\nRequires={init}\nAfter={init}\n"
+            f"[Service]\nType=oneshot\nRemainAfterExit=yes\n"
+            f"ExecStart=/bin/sh -c 'findmnt -n -o SOURCE {mountpoint} > /run/needs-{name}.seen'\n"
+            f"[Install]\nWantedBy=multi-user.target\n").encode())
+        vm.sh(f"systemctl enable needs-{name}.service")
+        # Every attempt of the first pass: the guest's SDK makes 8 a call
+        # (AWS_MAX_ATTEMPTS is not set there, as on EC2).
+        rig.control("/_rig/faults", {"rules": [{"match": "CreateVolume", "times": 8, "fault": "error500"}]})
     # First boot of the image with the units enabled.
     vm.reboot()
     state = vm.sh(f"systemctl show -P ActiveState ebs-grow-init@{name}.service")[1].strip()
     if state != "active":
         raise GuestError(f"ebs-grow-init@{name}.service is {state}: {guest.journal(f'ebs-grow-init@{name}.service')}")
+    healed = None
+    if rig is not None:
+        journal = guest.journal(f"ebs-grow-init@{name}.service")
+        if "a transient failure: init again" not in journal:
+            raise GuestError(f"init's first pass did not fail transiently: {journal}")
+        seen = vm.sh(f"cat /run/needs-{name}.seen", check=False)[1].strip()
+        if not seen.startswith("/dev/"):
+            raise GuestError(f"needs-{name}.service started before {mountpoint} was mounted: {seen!r}; "
+                             f"{guest.journal(f'needs-{name}.service')}")
+        healed = {"needs_service_saw": seen,
+                  "init_restarts": vm.sh(f"systemctl show -P NRestarts {init}")[1].strip()}
     source = vm.sh(f"findmnt -n -o SOURCE {mountpoint}")[1].strip()
     fstab = vm.sh(f"grep ' {mountpoint} ' /etc/fstab")[1]
     if "UUID=" not in fstab:
@@ -115,6 +153,12 @@ def grow_from_boot(guest, name, fs, steps, disks):
     for step in steps:
         if not any(step in line for line in ran):
             raise GuestError(f"the growth ran no {step}: {ran}")
+    # The journal's fields under a real systemd and journald: the growth
+    # is found by tool and event, and names its volume and instance.
+    grown = journal_json(vm, "MOORING_TOOL=ebs-grow", f"MESSAGE_ID={VOLUME_GROWN}")
+    if not grown or not grown[-1].get("VOLUME_ID", "").startswith("vol-") \
+            or grown[-1].get("INSTANCE_ID") != guest.inst["instance_id"]:
+        raise GuestError(f"no growth entry with VOLUME_ID and INSTANCE_ID in the journal: {grown}")
     # The reboot: the filesystem comes back by UUID, grown, with its data.
     vm.reboot()
     after = vm.sh(f"findmnt -n -o SOURCE {mountpoint}; ls {mountpoint}")[1]
@@ -124,7 +168,8 @@ def grow_from_boot(guest, name, fs, steps, disks):
     if links != str(disks):
         raise GuestError(f"{links} by-id links to EBS volumes after the reboot, not {disks}")
     return {"source": source, "bytes_before": before, "bytes_after": after_growth,
-            "grow_seconds": round(grow_seconds, 1), "growth": ran}
+            "grow_seconds": round(grow_seconds, 1), "growth": ran,
+            "journal_volume_id": grown[-1]["VOLUME_ID"], **({"healed": healed} if healed else {})}
 
 
 def ebs_grow_lvm(rig, guest):
@@ -141,8 +186,40 @@ def ebs_grow_ext4(rig, guest):
     """ebs-grow on ext4 from boot, grown in place: ModifyVolume (the rig
     resizes the disk under the running guest — a virtio disk, see
     SCENARIOS), then resize2fs on the mounted filesystem."""
-    r = grow_from_boot(guest, "data", "ext4", ("resize2fs",), disks=1)
-    return {"scenario": "ebs-grow ext4 in place", **r}
+    r = grow_from_boot(guest, "data", "ext4", ("resize2fs",), disks=1, rig=rig)
+    return {"scenario": "ebs-grow ext4 in place, first boot heals", **r}
+
+
+def ecs_sandbox(rig, guest):
+    """ecs-node-guard.service as shipped — its whole sandbox, with
+    ProtectKernelTunables= and ProtectKernelLogs= the host's sandbox
+    refuses — under systemd as PID 1: the check runs (not 226/NAMESPACE),
+    keeps its count in /run/mooring, writes its metrics file there, and
+    logs to the journal with its fields. No ECS agent answers, so it is
+    within its registration grace: healthy."""
+    vm = guest.vm
+    vm.sh("mkdir -p /etc/systemd/system/ecs-node-guard.service.d /etc/ecs")
+    vm.put("/etc/ecs/ecs.config", b"ECS_CLUSTER=vmtest\n")
+    vm.put("/etc/systemd/system/ecs-node-guard.service.d/vmtest.conf",
+           b"[Service]\nEnvironment=ECS_GUARD_DOCKER_ROOT=/var\n"
+           b"Environment=MOORING_METRICS_FILE=/run/mooring/ecs-node-guard.prom\n")
+    vm.sh("systemctl daemon-reload")
+    vm.exec("/bin/systemctl", "start", "ecs-node-guard.service", check=False, timeout=300)
+    status = vm.sh("systemctl show -P ExecMainStatus ecs-node-guard.service")[1].strip()
+    result = vm.sh("systemctl show -P Result ecs-node-guard.service")[1].strip()
+    if status != "0" or result != "success":
+        raise GuestError(f"ecs-node-guard.service: status {status}, {result}: "
+                         f"{guest.journal('ecs-node-guard.service')}")
+    state = vm.sh("cat /run/mooring/ecs-node-guard.json")[1]
+    prom = vm.sh("cat /run/mooring/ecs-node-guard.prom")[1]
+    if 'mooring_last_run_exit_code{tool="ecs-node-guard",command="check"} 0' not in prom:
+        raise GuestError(f"no exit code in the metrics file: {prom}")
+    entries = journal_json(vm, "MOORING_TOOL=ecs-node-guard")
+    if not entries:
+        raise GuestError(f"no journal entry with MOORING_TOOL=ecs-node-guard: {guest.journal('ecs-node-guard.service')}")
+    score = vm.sh("systemd-analyze security --no-pager ecs-node-guard.service | tail -1", check=False)[1].strip()
+    return {"scenario": "ecs-node-guard sandboxed whole", "state": state.strip(),
+            "journal_entries": len(entries), "security": score}
 
 
 PORTWORX_STAND_IN = b"""\
@@ -292,6 +369,8 @@ Type=oneshot
 RemainAfterExit=yes
 User=zookeeper
 ExecStart=/bin/sh -c 'echo "zookeeper starts: node $NODE_ID myid $(cat /var/lib/zookeeper/myid) on $NODE_INTERFACE $NODE_IP, data $(findmnt -n -o SOURCE,FSTYPE /var/lib/zookeeper)"; date +%%s.%%N >> /var/lib/zookeeper/starts'
+# It binds NODE_IP as ZooKeeper would (a bound socket waits: timeout's 124).
+ExecStart=/bin/sh -c 'timeout 1 systemd-socket-activate -l "$NODE_IP:2181" /bin/true; test $? = 124 && echo "bound $NODE_IP:2181"'
 """
 
 
@@ -317,6 +396,13 @@ def smilodon_drop_in(rig, guest):
     ec2 = ec2_client(rig, inst)
     eni = ec2.describe_network_interfaces(NetworkInterfaceIds=[pair["eni_id"]])["NetworkInterfaces"][0]
     mac, ip = eni["MacAddress"], eni["PrivateIpAddress"]
+    # What configures an attached ENI's address on the instance (a DHCP
+    # client, amazon-ec2-net-utils): here a udev rule, run when the NIC
+    # with the ENI's MAC arrives. smilodon-attach waits for it.
+    vm.put("/etc/udev/rules.d/70-vmtest-eni-address.rules",
+           f'ACTION=="add", SUBSYSTEM=="net", ATTR{{address}}=="{mac}", '
+           f'RUN+="/sbin/ip addr add {ip}/32 dev $name"\n'.encode())
+    vm.sh("udevadm control --reload")
     vm.sh("useradd --system --no-create-home zookeeper")
     vm.put("/etc/systemd/system/zookeeper.service", ZOOKEEPER_STAND_IN)
     vm.sh("mkdir -p /etc/systemd/system/zookeeper.service.d")
@@ -328,7 +414,8 @@ def smilodon_drop_in(rig, guest):
         code, _, _ = vm.exec("/bin/systemctl", "start", "zookeeper.service", check=False, timeout=300)
         journal = guest.journal("zookeeper.service")
         started = [line for line in journal.splitlines() if "zookeeper starts" in line]
-        if code != 0 or len(started) != which:
+        bound = [line for line in journal.splitlines() if f"bound {ip}:2181" in line]
+        if code != 0 or len(started) != which or len(bound) != which:
             raise GuestError(f"start {which}: systemctl exited {code}; journal:\n{journal}")
         return started[-1].strip(), journal
 
@@ -378,6 +465,7 @@ SCENARIOS = {
     "etcd-drop-in": (etcd_drop_in, {}),
     "etcd-join": (etcd_join, {"tags": {"etcd-cluster": JOIN_CLUSTER}, "link": True}),
     "smilodon-drop-in": (smilodon_drop_in, {}),
+    "ecs-sandbox": (ecs_sandbox, {}),
 }
 
 

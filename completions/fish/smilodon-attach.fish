@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_smilodon_attach_global_optspecs
-    string join \n dry-run output= region= timeout= run-dir= v/verbose q/quiet metrics-file= sys-block-dir= dev-dir= by-id-dir= filter= node-id-tag= mountpoint= mkfs= mount-options= owner= when-none= exec-condition env-file= write-node-id= node-id-offset= attachment-limit= h/help V/version
+    string join \n dry-run output= region= timeout= run-dir= v/verbose q/quiet metrics-file= sys-block-dir= dev-dir= by-id-dir= filter= node-id-tag= mountpoint= mkfs= mount-options= owner= when-none= exec-condition env-file= write-node-id= node-id-offset= attachment-limit= address-wait= h/help V/version
 end
 
 function __fish_smilodon_attach_needs_command
@@ -47,6 +47,7 @@ complete -c smilodon-attach -n "__fish_smilodon_attach_needs_command" -l env-fil
 complete -c smilodon-attach -n "__fish_smilodon_attach_needs_command" -l write-node-id -d 'Also write the NodeID (plus --node-id-offset) to this file, e.g. ZooKeeper\'s myid on the data volume' -r -F
 complete -c smilodon-attach -n "__fish_smilodon_attach_needs_command" -l node-id-offset -d 'Added to a numeric NodeID before writing it (myid starts at 1)' -r
 complete -c smilodon-attach -n "__fish_smilodon_attach_needs_command" -l attachment-limit -d 'Attachment slots of this instance type, shared by volumes and ENIs' -r
+complete -c smilodon-attach -n "__fish_smilodon_attach_needs_command" -l address-wait -d 'Wait up to this long for the ENI\'s address to be on its interface before writing NODE_IP (exit 4 if it never comes); 0: do not wait' -r
 complete -c smilodon-attach -n "__fish_smilodon_attach_needs_command" -l dry-run -d 'Show what would be done; change nothing (no AWS mutation, no mkfs, no mount, no file written)'
 complete -c smilodon-attach -n "__fish_smilodon_attach_needs_command" -s v -l verbose -d 'More log detail (repeat for more)'
 complete -c smilodon-attach -n "__fish_smilodon_attach_needs_command" -s q -l quiet -d 'Less log detail (repeat for less)'

@@ -90,6 +90,30 @@ pub async fn wait_for_mac(mac: &str, what: &str, deadline: &Deadline) -> Result<
         .await
 }
 
+/// Wait (bounded by `deadline`) until the interface with `mac` carries
+/// `ip`. Something on the instance configures an attached ENI's address
+/// (amazon-ec2-net-utils on Amazon Linux, a DHCP client on a hot-plugged
+/// interface elsewhere); a service told to bind `ip` before then fails.
+/// Local only: no AWS call while waiting.
+pub async fn wait_for_address(
+    mac: &str,
+    ip: Ipv4Addr,
+    what: &str,
+    deadline: &Deadline,
+) -> Result<Interface> {
+    deadline
+        .poll(
+            format!("{ip} on the interface of {what} (MAC {mac}): nothing on this instance configured it (see NODE_IP in smilodon-attach(8))"),
+            Duration::from_millis(20),
+            Duration::from_millis(500),
+            || {
+                let found = by_mac(mac).map(|i| i.filter(|i| i.ipv4.contains(&ip)));
+                async move { found }
+            },
+        )
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

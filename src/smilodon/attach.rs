@@ -235,6 +235,14 @@ pub async fn attach(cli: &Cli) -> Result<AttachReport> {
     let what = format!("{} (NodeID {})", pair.eni.eni_id, pair.node_id);
     let iface = crate::net::wait_for_mac(&pair.eni.mac_address, &what, &deadline).await?;
     wait_imds_lists(&session, &pair.eni.mac_address, &what, &deadline).await?;
+    wait_for_node_ip(
+        cli,
+        &pair.eni.mac_address,
+        &pair.eni.private_ip,
+        &what,
+        &deadline,
+    )
+    .await?;
     report.interface = Some(iface.name.clone());
 
     if let Some(mp) = &cli.mountpoint {
@@ -363,6 +371,31 @@ async fn keep_delete_on_termination_off(
         enis::set_delete_on_termination(ec2, &pair.eni.eni_id, &holding.attachment_id, false)
             .await?;
     }
+    Ok(())
+}
+
+/// Wait (bounded by --address-wait and the run) until `ip` is on the
+/// interface with `mac`, so that a service told NODE_IP can bind it. With
+/// --address-wait 0, only say so when it is not there yet.
+async fn wait_for_node_ip(
+    cli: &Cli,
+    mac: &str,
+    ip: &str,
+    what: &str,
+    deadline: &Deadline,
+) -> Result<()> {
+    let ip: std::net::Ipv4Addr = ip
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{what}: EC2 gave private IP {ip:?}: {e}"))?;
+    if cli.address_wait == 0 {
+        if !crate::net::by_mac(mac)?.is_some_and(|i| i.ipv4.contains(&ip)) {
+            log::warn!("{ip} is not on the interface of {what} yet (--address-wait 0)");
+        }
+        return Ok(());
+    }
+    let wait = deadline.sub(Duration::from_secs(cli.address_wait));
+    let iface = crate::net::wait_for_address(mac, ip, what, &wait).await?;
+    log::debug!("{ip} is on {} ({what})", iface.name);
     Ok(())
 }
 

@@ -95,6 +95,16 @@ pub struct Cli {
     /// Attachment slots of this instance type, shared by volumes and ENIs.
     #[arg(long, default_value_t = crate::aws::instance::DEFAULT_ATTACHMENT_LIMIT)]
     pub attachment_limit: u32,
+
+    /// Wait up to this long for the ENI's address to be on its interface
+    /// before writing NODE_IP (exit 4 if it never comes); 0: do not wait.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "SMILODON_ADDRESS_WAIT",
+        default_value_t = 60
+    )]
+    pub address_wait: u64,
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]

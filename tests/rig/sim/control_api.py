@@ -283,7 +283,7 @@ def _ctl_config(req):
     for k, v in req.items():
         if k not in state.CONFIG:
             raise KeyError(f"unknown rig config key {k}")
-        state.CONFIG[k] = float(v)
+        state.CONFIG[k] = None if v is None else float(v)
     return dict(state.CONFIG)
 
 

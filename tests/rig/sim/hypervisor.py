@@ -82,6 +82,19 @@ class SimInstance:
                 state.run("ip", "-n", self.netns, "link", "set", entry["name"],
                     "address", eni.mac_address, "up")
                 entry["up"] = True
+            address_delay = state.CONFIG["address_delay"]
+            if address_delay is None:
+                return
+            threading.Timer(address_delay, configure).start() if address_delay > 0 else configure()
+
+        def configure():
+            # What the instance's network configuration does for an
+            # attached ENI: its private address on its interface.
+            with state.LOCK:
+                if self.interfaces.get(eni.id) is not entry:
+                    return
+                state.run("ip", "-n", self.netns, "addr", "add",
+                          f"{eni.private_ip_address}/32", "dev", entry["name"])
 
         if delay > 0:
             threading.Timer(delay, materialise).start()

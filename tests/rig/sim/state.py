@@ -37,7 +37,11 @@ LOCK = threading.RLock()
 
 
 # Global knobs, set through /_rig/config.
-CONFIG = {"attach_delay": 0.0, "create_delay": 0.0, "modify_cooldown": 21600.0}
+# address_delay: seconds after an ENI's interface appears until its private
+# address is on it, as amazon-ec2-net-utils (or a DHCP client) puts it
+# there; None: nothing on the instance ever does.
+CONFIG = {"attach_delay": 0.0, "create_delay": 0.0, "modify_cooldown": 21600.0,
+          "address_delay": 0.0}
 
 
 # instance id -> SimInstance

@@ -299,3 +299,75 @@ async fn dry_run_changes_nothing() {
     assert_eq!(f.eni_holder(&pair.eni_id).await, None);
     assert!(!node.env_file().exists());
 }
+
+/// Issue 23, NODE_IP: the env file is written only once the ENI's address
+/// is on its interface (here configured 2 s after the interface appears,
+/// as amazon-ec2-net-utils does it), so that a service can bind NODE_IP
+/// when it starts. When nothing on the instance configures it, the attach
+/// fails at --address-wait with exit 4 naming the address and the MAC, and
+/// writes no env file; --address-wait 0 writes it at once, with a warning.
+#[tokio::test]
+async fn node_ip_is_on_its_interface_before_the_env_is_written() {
+    let f = Fixture::new();
+    f.pair("0", AZ).await;
+    f.rig.config(serde_json::json!({"address_delay": 2.0}));
+    let node = f.node(AZ);
+    let started = std::time::Instant::now();
+    let out = node.run(&[]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(2),
+        "the env was written before the address came"
+    );
+    let env = node.env();
+    let iface = node
+        .inst
+        .interfaces()
+        .into_iter()
+        .find(|(_, m)| *m == env["NODE_ENI_MAC"])
+        .expect("the ENI's interface");
+    let addrs = std::process::Command::new("ip")
+        .args([
+            "-n",
+            node.inst.netns.as_deref().unwrap(),
+            "-4",
+            "-o",
+            "addr",
+            "show",
+            "dev",
+            &iface.0,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&addrs.stdout).contains(&format!("{}/32", env["NODE_IP"])),
+        "{} is not on {}: {}",
+        env["NODE_IP"],
+        iface.0,
+        String::from_utf8_lossy(&addrs.stdout)
+    );
+
+    // Nothing configures addresses on a second instance's ENI.
+    f.pair("1", AZ).await;
+    f.rig.config(serde_json::json!({"address_delay": null}));
+    let bare = f.node(AZ);
+    let out = bare.run(&["--address-wait", "2"]);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("nothing on this instance configured it") && said.contains("MAC "),
+        "{said}"
+    );
+    assert!(
+        !bare.env_file().exists(),
+        "an env file with an unbound NODE_IP"
+    );
+    let out = bare.run(&["--address-wait", "0"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not on the interface"),
+        "{}",
+        describe(&out)
+    );
+    assert!(bare.env_file().exists());
+}
