@@ -132,6 +132,13 @@ pub(super) async fn modify_in_place(
         .await?;
     let plan = fs::grow_in_place_plan(s.fs, &member, &s.mountpoint, &run.vg())?;
     fs::run_plan(&plan, false)?;
+    log::info!(
+        volume_id = volume_id.as_str(),
+        decision = "grown",
+        message_id = crate::logging::events::VOLUME_GROWN;
+        "grown {volume_id} to {target} GiB in {}",
+        s.mountpoint.display()
+    );
     Ok(Ok(Grown {
         action: "grown".into(),
         volume_id: Some(volume_id),
