@@ -384,7 +384,8 @@ def ec2_client(rig, inst):
 
 def smilodon_drop_in(rig, guest):
     """smilodon-attach's installed drop-in on a stand-in zookeeper.service:
-    the pair's ENI arrives as a hot-plugged NIC with its MAC and its volume
+    the pair's ENI arrives as a hot-plugged NIC with its MAC (its address
+    configured by systemd-networkd; the service binds NODE_IP) and its volume
     as an NVMe disk found through udev's by-id link; xfs is made on the
     blank volume and mounted before the service starts (as its user, it
     writes there). Then the pair is detached through EC2 (the rig unplugs
@@ -397,12 +398,14 @@ def smilodon_drop_in(rig, guest):
     eni = ec2.describe_network_interfaces(NetworkInterfaceIds=[pair["eni_id"]])["NetworkInterfaces"][0]
     mac, ip = eni["MacAddress"], eni["PrivateIpAddress"]
     # What configures an attached ENI's address on the instance (a DHCP
-    # client, amazon-ec2-net-utils): here a udev rule, run when the NIC
-    # with the ENI's MAC arrives. smilodon-attach waits for it.
-    vm.put("/etc/udev/rules.d/70-vmtest-eni-address.rules",
-           f'ACTION=="add", SUBSYSTEM=="net", ATTR{{address}}=="{mac}", '
-           f'RUN+="/sbin/ip addr add {ip}/32 dev $name"\n'.encode())
-    vm.sh("udevadm control --reload")
+    # client, amazon-ec2-net-utils): here the guest's systemd-networkd,
+    # with a .network matching the ENI's MAC (the address DHCP would give:
+    # nothing answers DHCP on this NIC). smilodon-attach waits for it. (A
+    # udev rule's `ip addr add` does not last: networkd manages every e*
+    # link and drops addresses it did not set.)
+    vm.put("/etc/systemd/network/10-vmtest-eni.network",
+           f"[Match]\nMACAddress={mac}\n\n[Network]\nAddress={ip}/32\n".encode())
+    vm.sh("networkctl reload")
     vm.sh("useradd --system --no-create-home zookeeper")
     vm.put("/etc/systemd/system/zookeeper.service", ZOOKEEPER_STAND_IN)
     vm.sh("mkdir -p /etc/systemd/system/zookeeper.service.d")
