@@ -47,16 +47,7 @@ async fn timer_fires_and_the_check_grows_the_filesystem() {
     for name in ["ebs-grow@.service", "ebs-grow@.timer"] {
         manager.install(name, &std::fs::read_to_string(unit(name)).unwrap());
     }
-    let instance = String::from_utf8(
-        std::process::Command::new("systemd-escape")
-            .args(["--path", f.mp.to_str().unwrap()])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_string();
+    let instance = escape(&f.mp);
     // An admin's drop-ins: the environment of this simulated instance, and
     // a faster timer.
     let env = f.tool.systemd_environment();
@@ -144,16 +135,7 @@ fn init_failing_transiently_is_retried_and_the_service_waits_for_it() {
     let manager = UserManager::start_with(&[("ebs-grow", Path::new(BIN))]);
     let name = "ebs-grow-init@.service";
     manager.install(name, &std::fs::read_to_string(unit(name)).unwrap());
-    let instance = String::from_utf8(
-        std::process::Command::new("systemd-escape")
-            .args(["--path", f.mp.to_str().unwrap()])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_string();
+    let instance = escape(&f.mp);
     let init = format!("ebs-grow-init@{instance}.service");
     let log = manager.path("init.log");
     manager.install(
@@ -259,6 +241,7 @@ async fn the_journal_gets_fields_a_query_selects_on() {
     drop(manager);
 }
 
+/// The unit instance name of a mountpoint (`systemd-escape --path`).
 fn escape(path: &Path) -> String {
     let out = std::process::Command::new("systemd-escape")
         .args(["--path", path.to_str().unwrap()])
