@@ -136,6 +136,8 @@ install-tree:
 		$(DESTDIR)$(PREFIX)/share/doc/mooring/examples/etcd.service.d/mooring-smilodon-attach.conf
 	install -D -m 644 dropins/zookeeper.service.d/mooring-smilodon-attach-spare.conf.example \
 		$(DESTDIR)$(PREFIX)/share/doc/mooring/examples/zookeeper.service.d/mooring-smilodon-attach-spare.conf.example
+	install -D -m 644 dropins/portworx.service.d/mooring-px-env.conf.example \
+		$(DESTDIR)$(PREFIX)/share/doc/mooring/examples/portworx.service.d/mooring-px-env.conf.example
 	install -m 644 packaging/cloud-init/* $(DESTDIR)$(PREFIX)/share/doc/mooring/examples/cloud-init/
 	install -m 644 packaging/ami/* $(DESTDIR)$(PREFIX)/share/doc/mooring/examples/ami/
 	install -m 644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/

@@ -142,6 +142,8 @@ impl UserManager {
             .arg("--user")
             .args(args)
             .env("XDG_RUNTIME_DIR", &self.runtime_dir)
+            // enable/disable edit the manager's unit directory themselves.
+            .env("XDG_CONFIG_HOME", self.dir.join("config"))
             .output()
             .expect("cannot run systemctl")
     }
@@ -216,6 +218,21 @@ impl UserManager {
 
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.join(rel)
+    }
+
+    /// Make directory `path` in the manager's mount namespace (its own
+    /// /run, say), where a system manager's RuntimeDirectory= would.
+    pub fn mkdir_inside(&self, path: &str) {
+        let out = Command::new("nsenter")
+            .arg(format!("--mount=/proc/{}/ns/mnt", self.child.id()))
+            .args(["mkdir", "-p", path])
+            .output()
+            .expect("cannot run nsenter");
+        assert!(
+            out.status.success(),
+            "mkdir {path}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// The journal's entries matching `matches` (`FIELD=value`), as

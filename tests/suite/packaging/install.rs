@@ -133,6 +133,7 @@ fn deb_installs_answers_verifies_and_purges_clean() {
             "mooring-leave.target",
             "mooring-etcd-leave.service",
             "mooring-px-release.service",
+            "mooring-px-claim.service",
             "mooring-ecs-drain.service",
             "mooring-smilodon-release@zookeeper.service",
             "mooring-smilodon-spare@zookeeper.service",

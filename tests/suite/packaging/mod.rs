@@ -113,6 +113,10 @@ pub fn shipped_from_repo() -> Vec<(String, PathBuf)> {
             "dropins/zookeeper.service.d/mooring-smilodon-attach-spare.conf.example",
             "/usr/share/doc/mooring/examples/zookeeper.service.d/mooring-smilodon-attach-spare.conf.example",
         ),
+        (
+            "dropins/portworx.service.d/mooring-px-env.conf.example",
+            "/usr/share/doc/mooring/examples/portworx.service.d/mooring-px-env.conf.example",
+        ),
     ] {
         out.push((dest.to_string(), root().join(src)));
     }

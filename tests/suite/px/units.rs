@@ -161,3 +161,77 @@ async fn on_scale_in_the_storage_service_stops_and_its_volume_is_released() {
         Some("CONTINUE")
     );
 }
+
+/// Issue 23, the sandboxed form: mooring-px-claim.service (enabled, so
+/// RequiredBy= portworx.service) claims before the service starts, with
+/// no capabilities and a read-only system, and the service — given only
+/// the example environment drop-in — starts with the claimed device. A
+/// claim that cannot succeed keeps it from starting.
+#[tokio::test]
+async fn the_sandboxed_claim_unit_runs_before_the_service() {
+    let f = Fixture::new();
+    let template = f.template().await;
+    let node = f.node(json!({ "az": AZ }));
+    let manager = UserManager::start_with(&[("px-volume-claim", Path::new(BIN))]);
+    manager.install("portworx.service", STANDIN);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manager.install(
+        "portworx.service.d/mooring-px-env.conf",
+        &std::fs::read_to_string(
+            root.join("dropins/portworx.service.d/mooring-px-env.conf.example"),
+        )
+        .unwrap(),
+    );
+    let unit = "mooring-px-claim.service";
+    manager.install(
+        unit,
+        &std::fs::read_to_string(root.join("units").join(unit)).unwrap(),
+    );
+    // The test's run directory is writable as an admin would make a
+    // directory of theirs (ReadWritePaths=); so is the manager's
+    // /run/mooring, which a user manager's RuntimeDirectory= does not
+    // make (it puts it under $XDG_RUNTIME_DIR).
+    let run_dir = node.dir.join("run");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    manager.mkdir_inside("/run/mooring");
+    let args = flags(&[(&template, 1)]).join(" ");
+    manager.install(
+        "mooring-px-claim.service.d/zz-test.conf",
+        &format!(
+            "[Service]\n{}Environment=\"PX_VOLUME_CLAIM_ARGS={args}\"\nReadWritePaths={} /run/mooring\n{}",
+            node.tool.systemd_environment(),
+            run_dir.display(),
+            rig::systemd::REFUSED_HERE
+        ),
+    );
+    let out = manager.systemctl(&["enable", unit]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    manager.start_ok("portworx.service", unit);
+    let started = std::fs::read_to_string(manager.path("started")).unwrap();
+    let vols = f.volumes(&template).await;
+    assert_eq!(vols.len(), 1);
+    let loop_dev = f.rig.devices(&node.inst)[&vols[0].0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(started.trim(), format!("false -s {loop_dev}"));
+    assert_eq!(manager.property(unit, "ActiveState"), "active");
+
+    // Bad configuration: the claim fails, the service does not start.
+    manager.systemctl(&["stop", "portworx.service", unit]);
+    std::fs::remove_file(manager.path("started")).unwrap();
+    manager.install(
+        "mooring-px-claim.service.d/zz-zbad.conf",
+        "[Service]\nEnvironment=\"PX_VOLUME_CLAIM_ARGS=--cluster-id c --template snap-123:3\"\n",
+    );
+    assert!(!manager
+        .systemctl(&["start", "portworx.service"])
+        .status
+        .success());
+    assert!(!manager.path("started").exists(), "the service ran");
+    assert_eq!(manager.property(unit, "ActiveState"), "failed");
+}
