@@ -138,3 +138,67 @@ fn the_agent_does_not_start_when_configure_fails() {
     assert!(!manager.path("seen").exists(), "the agent ran");
     assert!(!config.exists(), "configure wrote {}", config.display());
 }
+
+/// Issue 23, the sandboxed form: mooring-ecs-configure.service (enabled,
+/// so RequiredBy= ecs.service) writes ecs.config before the agent starts,
+/// with no capabilities and a read-only system; with bad flags the agent
+/// does not start and nothing is written.
+#[tokio::test]
+async fn the_sandboxed_configure_unit_runs_before_the_agent() {
+    let f = Fixture::new(1);
+    let manager = f.manager();
+    let unit = "mooring-ecs-configure.service";
+    manager.install(
+        unit,
+        &std::fs::read_to_string(repo("units").join(unit)).unwrap(),
+    );
+    // The packaged drop-in's pre-command overridden by an empty file, as
+    // the unit's comment says.
+    manager.install("ecs.service.d/mooring-ecs-node-guard.conf", "");
+    let config = f.dir.path().join("ecs.config");
+    std::fs::write(&config, "ECS_LOGLEVEL=info\n").unwrap();
+    let env = format!(
+        "{}Environment=ECS_GUARD_ECS_CONFIG={}\n",
+        f.tool.systemd_environment(),
+        config.display()
+    );
+    manager.install("ecs.service.d/zz-test.conf", &format!("[Service]\n{env}"));
+    // The rig's files live under /var/tmp: writable as an admin would
+    // make a directory of theirs (ReadWritePaths=), and not hidden by
+    // PrivateTmp= (the rest of the sandbox as shipped, but for what this
+    // machine refuses).
+    std::fs::create_dir_all(f.dir.path().join("run")).unwrap();
+    manager.install(
+        "mooring-ecs-configure.service.d/zz-test.conf",
+        &format!(
+            "[Service]\n{env}ReadWritePaths={}\nPrivateTmp=no\n{}",
+            f.dir.path().display(),
+            rig::systemd::REFUSED_HERE
+        ),
+    );
+    let out = manager.systemctl(&["enable", unit]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    manager.start_ok("ecs.service", unit);
+    let seen = std::fs::read_to_string(manager.path("seen")).unwrap();
+    assert_eq!(seen, format!("ECS_LOGLEVEL=info\nECS_CLUSTER={CLUSTER}\n"));
+    assert_eq!(manager.property(unit, "ActiveState"), "active");
+
+    manager.systemctl(&["stop", "ecs.service", unit]);
+    std::fs::remove_file(manager.path("seen")).unwrap();
+    std::fs::remove_file(&config).unwrap();
+    manager.install(
+        "mooring-ecs-configure.service.d/zz-zbad.conf",
+        "[Service]\nEnvironment=\"ECS_NODE_GUARD_CONFIGURE_ARGS=--no-such-flag\"\n",
+    );
+    assert!(!manager
+        .systemctl(&["start", "ecs.service"])
+        .status
+        .success());
+    assert!(!manager.path("seen").exists(), "the agent ran");
+    assert!(!config.exists(), "configure wrote {}", config.display());
+    assert_eq!(manager.property(unit, "ActiveState"), "failed");
+}

@@ -134,6 +134,7 @@ fn deb_installs_answers_verifies_and_purges_clean() {
             "mooring-etcd-leave.service",
             "mooring-px-release.service",
             "mooring-px-claim.service",
+            "mooring-ecs-configure.service",
             "mooring-ecs-drain.service",
             "mooring-smilodon-release@zookeeper.service",
             "mooring-smilodon-spare@zookeeper.service",
