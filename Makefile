@@ -78,12 +78,14 @@ vm-scenarios:
 unit:
 	cargo test --lib
 
-# The main job on the local stand-ins: ebs-grow grows a btrfs mount. It
-# installs only what it needs (not the VM tier's qemu, nor the packagers).
+# The five tools on the local stand-ins (TOOL=ebs-grow|etcd|smilodon|px|ecs
+# picks one). It installs only what it needs (not the VM tier's qemu, nor
+# the packagers).
+TOOL ?=
 demo:
 	tests/setup/install-deps --demo
-	cargo build --bin ebs-grow
-	python3 scripts/demo.py
+	cargo build --bins
+	python3 scripts/demo.py $(TOOL)
 
 # Wall time, peak RSS, EC2 calls and IMDS requests per run of the shipped
 # program, as a table (bench/RESULTS.md).
