@@ -15,7 +15,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "rig"))
-from rigctl import Rig, ebs_grow_scratch, venv_python  # noqa: E402
+from rigctl import Rig, ebs_grow_scratch, ecs_agent_stand_in, venv_python  # noqa: E402
 
 TARGET = os.environ.get("CARGO_TARGET_DIR", "/var/tmp/mooring-target")  # as the Makefile
 # The program the packages ship: one multi-call binary, run by each tool's
@@ -247,29 +247,13 @@ def px_rows(rig, reps=3, size=20, max_count=5):
 def ecs_guard_rows(rig):
     """A healthy check: statvfs of the docker root and one GET of the
     agent's introspection endpoint (a local stand-in), nothing else."""
-    import http.server
-    import threading
-
-    class Agent(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = json.dumps({"Cluster": "bench", "ContainerInstanceArn": "arn:aws:ecs:x:1:container-instance/bench/1"}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    agent = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Agent)
-    threading.Thread(target=agent.serve_forever, daemon=True).start()
+    url, agent = ecs_agent_stand_in("bench")
     base = tempfile.mkdtemp(prefix="mooring-bench-ecs-", dir="/var/tmp")
     rig.dirs.append(base)
     inst = rig.instance()
     env = rig.tool_env(inst, base)
     argv = [ECS_GUARD, "check", "-q", "--docker-root", base, "--max-disk-percent", "99.9",
-            "--max-inode-percent", "99.9", "--introspection-url",
-            f"http://127.0.0.1:{agent.server_address[1]}/v1/metadata"]
+            "--max-inode-percent", "99.9", "--introspection-url", url]
     rig.calls()
     rig.imds(inst)
     runs = [measure(argv, env) for _ in range(50)]

@@ -17,17 +17,15 @@ it made (counted by the rig's proxy):
     python3 scripts/demo.py [TOOL ...]     # default: all five
 """
 
-import json
 import os
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "rig"))
-from rigctl import Rig, ebs_grow_scratch, venv_python  # noqa: E402
+from rigctl import Rig, ebs_grow_scratch, ecs_agent_stand_in, venv_python  # noqa: E402
 
 # The Makefile's build directory unless told otherwise.
 TARGET = os.path.join(os.environ.get("CARGO_TARGET_DIR", "/var/tmp/mooring-target"), "debug")
@@ -179,22 +177,7 @@ def demo_px(rig, base):
 
 def demo_ecs(rig, base):
     title("ecs-node-guard: a host whose disk is full is replaced")
-    import http.server
-
-    class Agent(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = json.dumps({"Cluster": "demo",
-                               "ContainerInstanceArn": "arn:aws:ecs:x:1:container-instance/demo/1"}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    agent = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Agent)
-    threading.Thread(target=agent.serve_forever, daemon=True).start()
+    url, agent = ecs_agent_stand_in("demo")
     try:
         insts = rig.control("/_rig/asg", {"name": "ecs-demo", "size": 4})
         inst = insts[0]
@@ -202,7 +185,7 @@ def demo_ecs(rig, base):
         os.makedirs(d)
         # "Full": any use of the docker root's filesystem passes a 1 % limit.
         argv = [bin_of("ecs-node-guard"), "check", "--docker-root", d, "--max-disk-percent", "1",
-                "--introspection-url", f"http://127.0.0.1:{agent.server_address[1]}/v1/metadata"]
+                "--introspection-url", url]
         for i in range(3):
             run(rig, argv, rig.tool_env(inst, d),
                 show=f"ecs-node-guard check --max-disk-percent 1   # timer tick {i + 1}, on {inst['instance_id']}")

@@ -104,6 +104,30 @@ def ebs_grow_scratch(rig, base, inst):
     return mp, env
 
 
+def ecs_agent_stand_in(cluster):
+    """A stand-in for the ECS agent's introspection API on 127.0.0.1 (the
+    agent has registered in `cluster`): its metadata URL, and the server to
+    shut down."""
+    import http.server
+    import threading
+
+    class Agent(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps({"Cluster": cluster,
+                               "ContainerInstanceArn": f"arn:aws:ecs:x:1:container-instance/{cluster}/1"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    agent = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Agent)
+    threading.Thread(target=agent.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{agent.server_address[1]}/v1/metadata", agent
+
+
 def venv_python():
     python = os.environ.get("MOORING_TEST_PYTHON", "/var/tmp/mooring-venv/bin/python3")
     if not os.path.exists(python):
