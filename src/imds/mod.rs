@@ -133,25 +133,38 @@ impl Metadata {
         let mut pause = Duration::from_secs(1);
         loop {
             match self.get_once(path).await {
-                Err(e) if e.unreachable && started.elapsed() + pause < UNREACHABLE_PATIENCE => {
-                    log::info!("{e}; asking again in {} s", pause.as_secs());
+                Err((e, cause))
+                    if e.unreachable && started.elapsed() + pause < UNREACHABLE_PATIENCE =>
+                {
+                    // One short line a try; the whole error with -v.
+                    log::info!(
+                        "IMDS at {} does not answer ({cause}); asking again in {} s",
+                        e.endpoint,
+                        pause.as_secs()
+                    );
+                    log::debug!("{e}");
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(4));
                 }
-                other => return Ok(other?),
+                Err((e, _)) => return Err(e.into()),
+                Ok(value) => return Ok(value),
             }
         }
     }
 
-    async fn get_once(&self, path: &str) -> Result<Option<String>, ImdsUnavailable> {
+    /// One read; a failure with its innermost cause, for the log line.
+    async fn get_once(&self, path: &str) -> Result<Option<String>, (ImdsUnavailable, String)> {
         match self.client.get(path).await {
             Ok(value) => Ok(Some(value.as_ref().to_string())),
             Err(ImdsError::ErrorResponse(e)) if e.response().status().as_u16() == 404 => Ok(None),
-            Err(e) => Err(ImdsUnavailable {
-                endpoint: self.endpoint.clone(),
-                unreachable: does_not_answer(&e),
-                detail: format!("{path}: {}", brief(&e)),
-            }),
+            Err(e) => Err((
+                ImdsUnavailable {
+                    endpoint: self.endpoint.clone(),
+                    unreachable: does_not_answer(&e),
+                    detail: format!("{path}: {}", brief(&e)),
+                },
+                innermost(&e),
+            )),
         }
     }
 
@@ -250,6 +263,16 @@ fn chain_has_connector_failure(e: &ImdsError) -> bool {
         source = err.source();
     }
     false
+}
+
+/// The innermost cause of an IMDS failure ("Connection refused (os error
+/// 111)"): what a person needs to know first.
+fn innermost(e: &ImdsError) -> String {
+    let mut innermost: &(dyn std::error::Error + 'static) = e;
+    while let Some(next) = innermost.source() {
+        innermost = next;
+    }
+    innermost.to_string()
 }
 
 /// One line for an IMDS failure: its kind and the innermost cause (the

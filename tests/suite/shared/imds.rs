@@ -108,7 +108,8 @@ fn a_malformed_endpoint_is_bad_input() {
 }
 
 /// Issue 23, errors: a run whose deadline runs out while IMDS still does
-/// not answer exits 7 (IMDS), not 4 (a generic timeout), and says so;
+/// not answer exits 7 (IMDS), not 4 (a generic timeout), and says so in
+/// one short line a try (`IMDS at … does not answer (…); asking again`);
 /// with `--output json` every failure is also one JSON object on stdout
 /// with its exit code — a bad endpoint URL too (exit 2).
 #[test]
@@ -152,6 +153,25 @@ fn failures_keep_their_cause_and_answer_in_json() {
             assert_eq!(v["exit_code"], code, "{v}");
             assert_eq!(v["kind"], kind, "{v}");
             assert!(v["error"].as_str().unwrap().contains(endpoint), "{v}");
+            if code == 7 {
+                // One short line a try, naming the endpoint and the cause;
+                // the SDK's whole chain only with -v.
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                let tries: Vec<&str> = stderr
+                    .lines()
+                    .filter(|l| l.contains("asking again"))
+                    .collect();
+                assert!(!tries.is_empty(), "{said}");
+                for line in &tries {
+                    assert!(
+                        line.starts_with(&format!("IMDS at {endpoint} does not answer ("))
+                            && line.contains("refused")
+                            && line.chars().count() < 120,
+                        "{line}"
+                    );
+                }
+                assert!(!stderr.contains("session token"), "{stderr}");
+            }
         }
     }
 }
