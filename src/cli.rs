@@ -148,15 +148,32 @@ impl DeviceArgs {
     }
 }
 
-/// The command a tool was run with, for the metrics' `command` label:
-/// its subcommand's name, else `default` (a tool whose main job has no
-/// subcommand). Parsing twice costs microseconds.
-pub fn command_name<C: clap::CommandFactory>(args: &[std::ffi::OsString], default: &str) -> String {
-    C::command()
-        .try_get_matches_from(args)
-        .ok()
-        .and_then(|m| m.subcommand_name().map(str::to_string))
-        .unwrap_or_else(|| default.to_string())
+/// Parse a tool's arguments once, as `C::try_parse_from` would, and name
+/// the run for its metrics: `tool` and the subcommand given, else
+/// `default` (a tool whose main job has no subcommand).
+pub fn try_parse<C: clap::Parser>(
+    args: Vec<std::ffi::OsString>,
+    tool: &'static str,
+    default: &str,
+) -> Result<(C, crate::metrics::RunLabels), clap::Error> {
+    let mut command = C::command();
+    let matches = command.try_get_matches_from_mut(args)?;
+    let labels = crate::metrics::RunLabels {
+        tool,
+        command: matches.subcommand_name().unwrap_or(default).to_string(),
+    };
+    let cli = C::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
+    Ok((cli, labels))
+}
+
+/// As [`try_parse`], exiting as clap does on bad arguments, `--help` and
+/// `--version`.
+pub fn parse<C: clap::Parser>(
+    args: Vec<std::ffi::OsString>,
+    tool: &'static str,
+    default: &str,
+) -> (C, crate::metrics::RunLabels) {
+    try_parse(args, tool, default).unwrap_or_else(|e| e.exit())
 }
 
 /// The body of every tool's `main`: logging, a single-threaded runtime,
@@ -181,6 +198,13 @@ pub fn execute<T: Into<crate::exit::Code>>(
 ) -> crate::exit::Code {
     let started = std::time::Instant::now();
     crate::logging::init(common.verbose, common.quiet, labels.tool);
+    let metrics_file = common
+        .metrics_file
+        .as_ref()
+        .filter(|p| !p.as_os_str().is_empty() && !common.dry_run);
+    if metrics_file.is_some() {
+        crate::metrics::enable();
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -205,11 +229,7 @@ pub fn execute<T: Into<crate::exit::Code>>(
             code
         }
     };
-    let metrics_file = common
-        .metrics_file
-        .as_ref()
-        .filter(|p| !p.as_os_str().is_empty());
-    if let (Some(path), false) = (metrics_file, common.dry_run) {
+    if let Some(path) = metrics_file {
         crate::metrics::write(path, &labels, code.as_i32(), started.elapsed());
     }
     code

@@ -17,8 +17,6 @@ use super::grown::{done, Grown};
 use super::kind::FsKind;
 use crate::block::probe::fs_identity;
 
-const GIB: u64 = 1 << 30;
-
 /// After an attach: the device (found locally, no AWS call while waiting)
 /// and DeleteOnTermination, set and verified.
 pub(super) async fn attach_finish(
@@ -111,24 +109,8 @@ pub(super) async fn add_new_volume(
     let ec2 = session.ec2();
     let iid = session.instance_id();
     let count = members.len() as u32;
-    if count >= s.max_volumes {
-        return Err(NoCapacity(format!(
-            "{} already spans {count} volumes, the maximum (max_volumes)",
-            s.mountpoint.display()
-        ))
-        .into());
-    }
-    let total_bytes: u64 = members.iter().map(|m| device_size(m).unwrap_or(0)).sum();
-    let room_gib = (s.max_total_size_gib as u64 * GIB).saturating_sub(total_bytes) / GIB;
-    let size = (s.next_size_gib(count) as u64).min(room_gib) as i32;
-    if size < 1 {
-        return Err(NoCapacity(format!(
-            "{} has reached its maximum total size of {} GiB (max_total_size_gib)",
-            s.mountpoint.display(),
-            s.max_total_size_gib
-        ))
-        .into());
-    }
+    let size = super::usage::next_volume_gib(s, count, members_bytes(members))
+        .map_err(|why| NoCapacity(format!("{} {why}", s.mountpoint.display())))?;
     if me.free_attachment_slots(s.attachment_limit) == 0 {
         return Err(NoCapacity(format!(
             "{iid} has no free attachment slot (limit {})",
@@ -181,6 +163,12 @@ pub(super) async fn add_new_volume(
     let dev = attach_finish(run, session, &v, &device).await?;
     add_to_filesystem(run, &dev, &device, &v, created.fresh.as_ref())?;
     Ok(done(run, "added", &v, &dev))
+}
+
+/// The size of a filesystem's member devices together (one that cannot be
+/// sized counts 0: the limits are then checked against less, never more).
+pub(super) fn members_bytes(members: &[PathBuf]) -> u64 {
+    members.iter().map(|m| device_size(m).unwrap_or(0)).sum()
 }
 
 pub(super) fn is_limit(e: &anyhow::Error) -> bool {

@@ -107,8 +107,10 @@ pub async fn check(run: &Run) -> Result<Report> {
             used_bytes: after.used_bytes,
             total_bytes: after.total_bytes,
         })?;
-        let members = fs::members(s.fs, &mount.source, &run.vg())?;
-        super::gauges::record(run, &after, &members);
+        if crate::metrics::enabled() {
+            let members = fs::members(s.fs, &mount.source, &run.vg())?;
+            super::gauges::record(run, &after, &members);
+        }
         report.after = Some(after);
     }
     Ok(report)

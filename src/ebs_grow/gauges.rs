@@ -1,19 +1,22 @@
 //! ebs-grow's numbers for the metrics file: usage, devices, limits.
 //!
 //! Recorded as soon as a check knows them, so that a check that fails
-//! later (AWS refusing a volume, say) still reports the mountpoint's state.
+//! later (AWS refusing a volume, say) still reports the mountpoint's state;
+//! and only when the run writes a metrics file: an idle check sizes no
+//! device and reads no state for numbers nobody asked for.
 
+use super::add::members_bytes;
 use super::run::Run;
-use super::usage::Usage;
-use crate::block::resolve::device_size;
+use super::usage::{next_volume_gib, Usage};
 use crate::metrics::gauge;
 use std::path::PathBuf;
 
-const GIB: u64 = 1 << 30;
-
-/// The mountpoint's usage, device count, size and whether it can still
-/// grow (no more volumes or no more total size under its settings).
+/// The mountpoint's usage, device count, size, whether a volume may still
+/// be added (the same rule as the growth's), and its last growth.
 pub(super) fn record(run: &Run, usage: &Usage, members: &[PathBuf]) {
+    if !crate::metrics::enabled() {
+        return;
+    }
     let s = &run.settings;
     let mountpoint = s.mountpoint.to_string_lossy().into_owned();
     let labels = [("mountpoint", mountpoint.as_str())];
@@ -35,12 +38,10 @@ pub(super) fn record(run: &Run, usage: &Usage, members: &[PathBuf]) {
         &labels,
         members.len() as f64,
     );
-    let total: u64 = members.iter().map(|m| device_size(m).unwrap_or(0)).sum();
-    let at_limit = members.len() as u32 >= s.max_volumes
-        || total >= (s.max_total_size_gib.max(0) as u64).saturating_mul(GIB);
+    let at_limit = next_volume_gib(s, members.len() as u32, members_bytes(members)).is_err();
     gauge(
         "ebs_grow_limit_reached",
-        "1 when the filesystem cannot grow further (max_volumes or max_total_size_gib).",
+        "1 when no volume may be added (max_volumes or max_total_size_gib).",
         &labels,
         if at_limit { 1.0 } else { 0.0 },
     );

@@ -68,11 +68,7 @@ pub enum Command {
 /// The program's main: `args` as the process got them, its name first
 /// (`ebs-grow` whether run by that name or as `mooring ebs-grow`).
 pub fn main(args: Vec<std::ffi::OsString>) -> ! {
-    let labels = crate::metrics::RunLabels {
-        tool: "ebs-grow",
-        command: crate::cli::command_name::<Cli>(&args, "ebs-grow"),
-    };
-    let cli = Cli::parse_from(args);
+    let (cli, labels) = crate::cli::parse::<Cli>(args, "ebs-grow", "ebs-grow");
     let common = cli.common.clone();
     crate::cli::main(labels, &common, run(cli))
 }

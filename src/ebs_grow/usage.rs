@@ -145,6 +145,28 @@ pub fn decide(
     }
 }
 
+/// The size in GiB of the next volume to add to a filesystem on `devices`
+/// devices of `total_bytes` together, within the settings' limits; or why
+/// none may be added: it spans `max_volumes` already, or less than 1 GiB
+/// is left under `max_total_size_gib`.
+pub fn next_volume_gib(s: &Settings, devices: u32, total_bytes: u64) -> Result<i32, String> {
+    const GIB: u64 = 1 << 30;
+    if devices >= s.max_volumes {
+        return Err(format!(
+            "already spans {devices} volumes, the maximum (max_volumes)"
+        ));
+    }
+    let room_gib = (s.max_total_size_gib.max(0) as u64 * GIB).saturating_sub(total_bytes) / GIB;
+    let size = (s.next_size_gib(devices).max(0) as u64).min(room_gib) as i32;
+    if size < 1 {
+        return Err(format!(
+            "has reached its maximum total size of {} GiB (max_total_size_gib)",
+            s.max_total_size_gib
+        ));
+    }
+    Ok(size)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +192,37 @@ mod tests {
             inodes_total: 1000,
             inodes_free: 900,
         }
+    }
+
+    #[test]
+    fn the_next_volume_stays_within_the_limits() {
+        let mut s = settings();
+        s.max_volumes = 3;
+        s.max_total_size_gib = 10;
+        s.size_ladder_gib = vec![(0, 4)];
+        s.max_volume_size_gib = 100;
+        // (devices, bytes together) -> the next volume's size, or none.
+        let table: [(u32, u64, Option<i32>); 5] = [
+            (1, 4 * GIB, Some(4)),
+            (2, 8 * GIB, Some(2)),        // 2 GiB left under the total
+            (2, 9 * GIB + GIB / 2, None), // less than 1 GiB left
+            (2, 12 * GIB, None),          // past the total already
+            (3, 3 * GIB, None),           // max_volumes
+        ];
+        for (devices, bytes, want) in table {
+            let got = next_volume_gib(&s, devices, bytes);
+            assert_eq!(
+                got.as_ref().ok().copied(),
+                want,
+                "{devices} {bytes}: {got:?}"
+            );
+        }
+        assert!(next_volume_gib(&s, 3, 0)
+            .unwrap_err()
+            .contains("max_volumes"));
+        assert!(next_volume_gib(&s, 2, 12 * GIB)
+            .unwrap_err()
+            .contains("max_total_size_gib"));
     }
 
     #[test]

@@ -20,8 +20,23 @@ pub use render::{render, Family, Sample};
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
+
+/// Whether this run writes a metrics file: set once, before the run.
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// This run writes a metrics file: gauges are worth recording.
+pub fn enable() {
+    ENABLED.store(true, Ordering::Relaxed);
+}
+
+/// Whether this run writes a metrics file. A fact that costs I/O to learn
+/// (a device's size, a state file) is gathered for a gauge only then.
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
 
 /// The gauges recorded so far in this process: family name → family.
 static GAUGES: Mutex<BTreeMap<String, Family>> = Mutex::new(BTreeMap::new());
@@ -33,6 +48,9 @@ static REQUESTS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
 /// Record gauge `name` (without the `mooring_` prefix) with `labels`; a
 /// later value for the same labels replaces the earlier one.
 pub fn gauge(name: &str, help: &str, labels: &[(&str, &str)], value: f64) {
+    if !enabled() {
+        return;
+    }
     let mut gauges = GAUGES.lock().unwrap_or_else(|e| e.into_inner());
     let family = gauges
         .entry(name.to_string())
