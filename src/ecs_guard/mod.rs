@@ -63,11 +63,7 @@ pub enum Command {
 /// The program's main: `args` as the process got them, its name first
 /// (`ecs-node-guard` whether run by that name or as `mooring ecs-node-guard`).
 pub fn main(args: Vec<std::ffi::OsString>) -> ! {
-    let labels = crate::metrics::RunLabels {
-        tool: "ecs-node-guard",
-        command: crate::cli::command_name::<Cli>(&args, "ecs-node-guard"),
-    };
-    let cli = Cli::parse_from(args);
+    let (cli, labels) = crate::cli::parse::<Cli>(args, "ecs-node-guard", "ecs-node-guard");
     let common = cli.common.clone();
     crate::cli::main(labels, &common, run(cli))
 }

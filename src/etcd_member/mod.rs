@@ -99,11 +99,7 @@ pub enum Command {
 /// The program's main: `args` as the process got them, its name first
 /// (`etcd-member-prepare` whether run by that name or as `mooring etcd-member-prepare`).
 pub fn main(args: Vec<std::ffi::OsString>) -> ! {
-    let labels = crate::metrics::RunLabels {
-        tool: "etcd-member-prepare",
-        command: crate::cli::command_name::<Cli>(&args, "prepare"),
-    };
-    let cli = Cli::parse_from(args);
+    let (cli, labels) = crate::cli::parse::<Cli>(args, "etcd-member-prepare", "prepare");
     let common = cli.common.clone();
     crate::cli::main(labels, &common, run(cli))
 }

@@ -278,12 +278,8 @@ fn innermost(e: &ImdsError) -> String {
 /// One line for an IMDS failure: its kind and the innermost cause (the
 /// SDK's whole chain repeats itself over several hundred characters).
 fn brief(e: &ImdsError) -> String {
-    let mut innermost: &(dyn std::error::Error + 'static) = e;
-    while let Some(next) = innermost.source() {
-        innermost = next;
-    }
-    let (outer, inner) = (e.to_string(), innermost.to_string());
-    if std::ptr::eq(innermost, e as &dyn std::error::Error) || outer == inner {
+    let (outer, inner) = (e.to_string(), innermost(e));
+    if outer == inner {
         outer
     } else {
         format!("{outer} ({inner})")

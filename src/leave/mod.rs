@@ -68,11 +68,7 @@ impl WatchArgs {
 
 /// The program's main: `args` as the process got them, its name first.
 pub fn main(args: Vec<std::ffi::OsString>) -> ! {
-    let labels = crate::metrics::RunLabels {
-        tool: "mooring-leave",
-        command: crate::cli::command_name::<Cli>(&args, "mooring-leave"),
-    };
-    let cli = Cli::parse_from(args);
+    let (cli, labels) = crate::cli::parse::<Cli>(args, "mooring-leave", "mooring-leave");
     let common = cli.common.clone();
     crate::cli::main(labels, &common, run(cli))
 }

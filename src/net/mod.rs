@@ -77,17 +77,13 @@ pub fn by_mac(mac: &str) -> Result<Option<Interface>> {
 /// Wait (bounded) for the interface with `mac` to appear. Local only: no
 /// AWS call while waiting.
 pub async fn wait_for_mac(mac: &str, what: &str, deadline: &Deadline) -> Result<Interface> {
-    deadline
-        .poll(
-            format!("the interface of {what} (MAC {mac})"),
-            Duration::from_millis(20),
-            Duration::from_millis(200),
-            || {
-                let found = by_mac(mac);
-                async move { found }
-            },
-        )
-        .await
+    wait_until(
+        mac,
+        format!("the interface of {what} (MAC {mac})"),
+        deadline,
+        |_| true,
+    )
+    .await
 }
 
 /// Wait (bounded by `deadline`) until the interface with `mac` carries
@@ -101,13 +97,27 @@ pub async fn wait_for_address(
     what: &str,
     deadline: &Deadline,
 ) -> Result<Interface> {
+    let waiting_for = format!(
+        "{ip} on the interface of {what} (MAC {mac}): nothing on this instance configured it (see NODE_IP in smilodon-attach(8))"
+    );
+    wait_until(mac, waiting_for, deadline, |i| i.ipv4.contains(&ip)).await
+}
+
+/// Poll (20 ms, growing to 200 ms) for the interface with `mac` until
+/// `ready` holds for it, within `deadline`.
+async fn wait_until(
+    mac: &str,
+    waiting_for: String,
+    deadline: &Deadline,
+    ready: impl Fn(&Interface) -> bool,
+) -> Result<Interface> {
     deadline
         .poll(
-            format!("{ip} on the interface of {what} (MAC {mac}): nothing on this instance configured it (see NODE_IP in smilodon-attach(8))"),
+            waiting_for,
             Duration::from_millis(20),
-            Duration::from_millis(500),
+            Duration::from_millis(200),
             || {
-                let found = by_mac(mac).map(|i| i.filter(|i| i.ipv4.contains(&ip)));
+                let found = by_mac(mac).map(|i| i.filter(&ready));
                 async move { found }
             },
         )

@@ -32,16 +32,11 @@ pub use tags::*;
 
 use crate::cli::print_report;
 use anyhow::Result;
-use clap::Parser;
 
 /// The program's main: `args` as the process got them, its name first
 /// (`px-volume-claim` whether run by that name or as `mooring px-volume-claim`).
 pub fn main(args: Vec<std::ffi::OsString>) -> ! {
-    let labels = crate::metrics::RunLabels {
-        tool: "px-volume-claim",
-        command: crate::cli::command_name::<Cli>(&args, "claim"),
-    };
-    let cli = Cli::parse_from(args);
+    let (cli, labels) = crate::cli::parse::<Cli>(args, "px-volume-claim", "claim");
     let common = cli.common.clone();
     crate::cli::main(labels, &common, run(cli))
 }

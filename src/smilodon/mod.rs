@@ -30,17 +30,12 @@ pub use report::AttachReport;
 use crate::cli::print_report;
 use crate::exit::Code;
 use anyhow::Result;
-use clap::Parser;
 
 /// The program's main: `args` as the process got them, its name first.
 pub fn main(args: Vec<std::ffi::OsString>) -> ! {
-    let labels = crate::metrics::RunLabels {
-        tool: "smilodon-attach",
-        command: crate::cli::command_name::<Cli>(&args, "attach"),
-    };
     let exec_condition = args.iter().skip(1).any(|a| a == "--exec-condition");
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
+    let (cli, labels) = match crate::cli::try_parse::<Cli>(args, "smilodon-attach", "attach") {
+        Ok(parsed) => parsed,
         // As ExecCondition=, exit 2 would mean "skip the service": a typo
         // in the flags must fail the unit instead.
         Err(e) if exec_condition && e.use_stderr() => {
