@@ -148,6 +148,17 @@ impl UserManager {
             .expect("cannot run systemctl")
     }
 
+    /// `systemctl --user enable UNIT`, which must succeed (its [Install]
+    /// links, e.g. RequiredBy=, made as on a system).
+    pub fn enable_ok(&self, unit: &str) {
+        let out = self.systemctl(&["enable", unit]);
+        assert!(
+            out.status.success(),
+            "enable {unit}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Write a unit (or `name.d/file.conf` drop-in) and reload.
     pub fn install(&self, name: &str, text: &str) {
         let path = self.unit_dir.join(name);

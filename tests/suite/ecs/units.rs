@@ -176,12 +176,7 @@ async fn the_sandboxed_configure_unit_runs_before_the_agent() {
             rig::systemd::REFUSED_HERE
         ),
     );
-    let out = manager.systemctl(&["enable", unit]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    manager.enable_ok(unit);
     manager.start_ok("ecs.service", unit);
     let seen = std::fs::read_to_string(manager.path("seen")).unwrap();
     assert_eq!(seen, format!("ECS_LOGLEVEL=info\nECS_CLUSTER={CLUSTER}\n"));

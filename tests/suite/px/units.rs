@@ -59,6 +59,24 @@ fn dropin_verifies() {
     assert!(stderr.is_empty(), "systemd-analyze verify: {stderr}");
 }
 
+/// The stand-in service started with the one volume of `template`, the
+/// loop device the rig attached to `node`, as its only disk.
+async fn started_with_the_claimed_device(
+    f: &Fixture,
+    node: &super::Node,
+    template: &str,
+    manager: &UserManager,
+) {
+    let started = std::fs::read_to_string(manager.path("started")).unwrap();
+    let vols = f.volumes(template).await;
+    assert_eq!(vols.len(), 1);
+    let loop_dev = f.rig.devices(&node.inst)[&vols[0].0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(started.trim(), format!("false -s {loop_dev}"));
+}
+
 /// The drop-in under a real systemd manager: the claim runs first and the
 /// service starts with the claimed device in its environment.
 #[tokio::test]
@@ -75,14 +93,7 @@ async fn the_service_starts_with_its_claimed_device() {
         String::from_utf8_lossy(&out.stderr),
         String::from_utf8_lossy(&manager.systemctl(&["status", "portworx.service"]).stdout)
     );
-    let started = std::fs::read_to_string(manager.path("started")).unwrap();
-    let vols = f.volumes(&template).await;
-    assert_eq!(vols.len(), 1);
-    let loop_dev = f.rig.devices(&node.inst)[&vols[0].0]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert_eq!(started.trim(), format!("false -s {loop_dev}"));
+    started_with_the_claimed_device(&f, &node, &template, &manager).await;
 }
 
 /// A claim that cannot succeed (a template that is not a volume ID: bad
@@ -204,21 +215,9 @@ async fn the_sandboxed_claim_unit_runs_before_the_service() {
             rig::systemd::REFUSED_HERE
         ),
     );
-    let out = manager.systemctl(&["enable", unit]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    manager.enable_ok(unit);
     manager.start_ok("portworx.service", unit);
-    let started = std::fs::read_to_string(manager.path("started")).unwrap();
-    let vols = f.volumes(&template).await;
-    assert_eq!(vols.len(), 1);
-    let loop_dev = f.rig.devices(&node.inst)[&vols[0].0]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert_eq!(started.trim(), format!("false -s {loop_dev}"));
+    started_with_the_claimed_device(&f, &node, &template, &manager).await;
     assert_eq!(manager.property(unit, "ActiveState"), "active");
 
     // Bad configuration: the claim fails, the service does not start.
